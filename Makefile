@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh clone:
+#   make book   build the HTML book into _build/html
+#   make test   run every test: library, notebooks (nbval), strict book build
+# Both create the virtual environment .venv from requirements.txt when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CHAPTERS := $(wildcard chapters/*.ipynb)
+
+.PHONY: book test execute strict-build clean clean-venv help
+
+help:
+	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
+	@echo "make test      run every test: library, nbval over the chapters, strict book build"
+	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
+	@echo "make clean     remove _build/"
+
+# The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html
+
+# Strict: any warning (a broken glue key, a missing reference, a file outside the TOC) fails.
+strict-build: $(STAMP)
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(MAKE) strict-build
+
+execute: $(STAMP)
+	$(BIN)/python -m metaopt._execute $(CHAPTERS)
+
+clean:
+	rm -rf _build
+
+clean-venv:
+	rm -rf $(VENV)

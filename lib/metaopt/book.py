@@ -1,0 +1,107 @@
+r"""Helpers that turn the library's numbers into what the book displays.
+
+Stored notebook outputs are compared as text by nbval, so everything shown
+here is formatted at a fixed precision: no ``np.float64(...)`` reprs, no
+last-digit noise.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["num", "glue_number", "glue_vector", "glue_latex", "step_walk", "Table", "trajectory_table"]
+
+
+def num(x, digits: int = 10) -> str:
+    """``x`` rounded to ``digits`` significant digits, shown the way the document shows numbers.
+
+    >>> num(7.290000000000001), num(9), num(-1.3)
+    ('7.29', '9.0', '-1.3')
+    """
+    return repr(float(f"{float(x):.{digits}g}"))
+
+
+def _glue(name, value):
+    from myst_nb import glue  # imported here: only the notebooks need myst_nb
+
+    glue(name, value, display=False)
+
+
+def glue_number(name: str, value, digits: int = 12) -> float:
+    """Glue a number for the prose (``{glue:text}`name:.2f```) as a plain rounded float; return it."""
+    value = float(num(value, digits))
+    _glue(name, value)
+    return value
+
+
+def glue_vector(name: str, values, digits: int = 10) -> str:
+    """Glue a vector as text, e.g. ``(-113.4, -5.4, 11.34)``, for ``{glue:}`name```."""
+    text = "(" + ", ".join(num(v, digits) for v in np.asarray(values, dtype=float).ravel()) + ")"
+    _glue(name, _Text(text))
+    return text
+
+
+def glue_latex(name: str, expr) -> str:
+    """Glue a sympy expression (or a LaTeX string) as math, for ``{glue:math}`name```."""
+    from IPython.display import Math
+
+    latex = expr if isinstance(expr, str) else sp.latex(expr)
+    _glue(name, Math(latex))
+    return latex
+
+
+class _Text:
+    """A value whose only representation is the given text (no quotes, unlike a str)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def step_walk(traj, phi, t: int, theta_star) -> str:
+    """LaTeX for inner step ``t`` walked the way the document walks it, with the library's values.
+
+    Returns an ``aligned`` block: the gradient, the hidden state, the update and the new theta.
+    """
+    p1, p2, p3 = (num(v) for v in phi)
+    theta, grad, h, g = (np.asarray(a, dtype=float) for a in traj)
+    h_prev = num(h[t - 1]) if t > 0 else "0"
+    lines = [
+        rf"\nabla_{t} &= 2(\theta_{t} - \theta^*) = 2({num(theta[t])} - {num(theta_star)}) = {num(grad[t])}",
+        rf"h_{t} &= \phi_1 \nabla_{t} + \phi_2 h_{{{t - 1}}} = ({p1})({num(grad[t])}) + ({p2})({h_prev}) = {num(h[t])}",
+        rf"g_{t} &= \phi_3 h_{t} = ({p3})({num(h[t])}) = {num(g[t])}",
+        rf"\theta_{t + 1} &= \theta_{t} + g_{t} = {num(theta[t])} + ({num(g[t])}) = {num(theta[t + 1])}",
+    ]
+    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+
+
+class Table:
+    """A small table that shows as HTML in the book and as aligned text in a terminal."""
+
+    def __init__(self, header, rows, caption=None):
+        self.header = list(header)
+        self.rows = [list(r) for r in rows]
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in self.rows)
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f'<table class="metaopt-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+    def __repr__(self) -> str:
+        cells = [self.header] + [[str(c) for c in r] for r in self.rows]
+        widths = [max(len(str(row[i])) for row in cells) for i in range(len(self.header))]
+        return "\n".join("  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in cells)
+
+
+def trajectory_table(traj) -> Table:
+    """The document's table of the inner loop: t, θ_t, ∇_t, h_t, g_t, θ_{t+1}."""
+    theta, grad, h, g = (np.asarray(a, dtype=float) for a in traj)
+    rows = [[t, num(theta[t]), num(grad[t]), num(h[t]), num(g[t]), num(theta[t + 1])] for t in range(len(grad))]
+    return Table(["t", "θ_t", "∇_t", "h_t", "g_t", "θ_{t+1}"], rows)

@@ -1,0 +1,191 @@
+"""The book's figures: one plotting style, and one function per kind of figure.
+
+The functions draw what they are given; they compute nothing of their own
+beyond what a picture needs (the loss curve under the points, for example).
+Every figure labels its axes with the book's symbols.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch
+
+__all__ = [
+    "COLORS",
+    "use_book_style",
+    "plot_inner_loop",
+    "plot_unrolled_graph",
+    "plot_loss_along",
+    "plot_meta_training",
+    "plot_trajectories",
+]
+
+#: One color per role, used in every chapter.
+COLORS = {
+    "theta": "#1f4e79",  # the optimizee parameter and its loss
+    "old": "#7f7f7f",  # phi_old
+    "true": "#1b7837",  # the true meta-gradient and what it leads to
+    "assumed": "#b2182b",  # the document's assumed meta-gradient
+    "learned": "#e08214",  # the meta-trained optimizer
+    "gd": "#5e3c99",  # plain gradient descent
+    "phi": ("#1b9e77", "#d95f02", "#7570b3"),  # phi1, phi2, phi3
+}
+
+
+def use_book_style() -> None:
+    """Set the matplotlib style every figure in the book uses."""
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.8),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "figure.constrained_layout.use": True,
+            "font.size": 11,
+            "axes.titlesize": 11,
+            "axes.labelsize": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "legend.frameon": False,
+            "lines.linewidth": 2,
+            "lines.markersize": 7,
+        }
+    )
+
+
+def plot_inner_loop(traj, theta_star, ax=None):
+    """The optimizee's loss curve with theta_0, theta_1, ... marked and joined by arrows."""
+    ax = ax or plt.subplots()[1]
+    theta = np.asarray(traj.theta, dtype=float)
+    lo = min(theta.min(), theta_star) - 1.0
+    hi = max(theta.max(), theta_star) + 1.0
+    grid = np.linspace(lo, hi, 400)
+    ax.plot(grid, (grid - theta_star) ** 2, color=COLORS["theta"], lw=1.5, label=r"$L(\theta) = (\theta - \theta^*)^2$")
+    loss = (theta - theta_star) ** 2
+    for t in range(len(theta) - 1):
+        ax.add_patch(
+            FancyArrowPatch(
+                (theta[t], loss[t]), (theta[t + 1], loss[t + 1]),
+                arrowstyle="-|>", mutation_scale=14, color="black", lw=1.2,
+                connectionstyle="arc3,rad=0.25", shrinkA=6, shrinkB=6,
+            )
+        )
+    ax.plot(theta, loss, "o", color=COLORS["learned"], zorder=3)
+    for t, (x, y) in enumerate(zip(theta, loss)):
+        ax.annotate(rf"$\theta_{t}$", (x, y), textcoords="offset points", xytext=(6, 6))
+    ax.plot([theta_star], [0.0], "*", color=COLORS["true"], ms=14, zorder=3, label=r"minimum $\theta^*$")
+    ax.set_xlabel(r"$\theta$")
+    ax.set_ylabel(r"$L(\theta)$")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def _node(ax, xy, text, color):
+    ax.text(
+        *xy, text, ha="center", va="center", fontsize=13, zorder=3,
+        bbox=dict(boxstyle="round,pad=0.35", fc="white", ec=color, lw=1.5),
+    )
+
+
+def _edge(ax, a, b, color="black", style="-", rad=0.0):
+    ax.add_patch(
+        FancyArrowPatch(
+            a, b, arrowstyle="-|>", mutation_scale=12, color=color, lw=1.1, linestyle=style,
+            shrinkA=16, shrinkB=16, connectionstyle=f"arc3,rad={rad}", zorder=2,
+        )
+    )
+
+
+def plot_unrolled_graph(steps=2, ax=None):
+    """The inner loop unrolled into a computation graph, from theta_0 to the meta-loss.
+
+    Columns are time steps. Black arrows are the forward pass; backpropagation
+    through time visits the same arrows in reverse, right to left. The
+    parameters phi (top) feed every step: their gradient sums over all steps.
+    """
+    ax = ax or plt.subplots(figsize=(2.6 * steps + 2.2, 4.4))[1]
+    col = lambda t: 2.6 * t  # noqa: E731
+    y = {"phi": 4.0, "h": 3.0, "g": 2.0, "grad": 1.0, "theta": 0.0}
+    for t in range(steps):
+        x = col(t)
+        _node(ax, (x, y["theta"]), rf"$\theta_{t}$", COLORS["theta"])
+        _node(ax, (x + 0.8, y["grad"]), rf"$\nabla_{t}$", COLORS["theta"])
+        _node(ax, (x + 1.3, y["h"]), rf"$h_{t}$", COLORS["learned"])
+        _node(ax, (x + 1.9, y["g"]), rf"$g_{t}$", COLORS["learned"])
+        _edge(ax, (x, y["theta"]), (x + 0.8, y["grad"]))
+        _edge(ax, (x + 0.8, y["grad"]), (x + 1.3, y["h"]))
+        _edge(ax, (x + 1.3, y["h"]), (x + 1.9, y["g"]))
+        _edge(ax, (x + 1.9, y["g"]), (col(t + 1), y["theta"]))
+        _edge(ax, (x, y["theta"]), (col(t + 1), y["theta"]))
+        if t > 0:
+            _edge(ax, (col(t - 1) + 1.3, y["h"]), (x + 1.3, y["h"]))
+        for k, target in ((1, (x + 1.3, y["h"])), (2, (x + 1.3, y["h"])), (3, (x + 1.9, y["g"]))):
+            if k == 2 and t == 0:
+                continue  # h_{-1} = 0: phi2 has no effect at t = 0
+            _edge(ax, (col(t) + 0.4 * k, y["phi"]), target, color=COLORS["phi"][k - 1], style=":")
+        for k in (1, 2, 3):
+            _node(ax, (col(t) + 0.4 * k, y["phi"]), rf"$\phi_{k}$", COLORS["phi"][k - 1])
+    xT = col(steps)
+    _node(ax, (xT, y["theta"]), rf"$\theta_{steps}$", COLORS["theta"])
+    _node(ax, (xT + 0.9, y["grad"] + 0.6), r"$L(\theta_{%d})$" % steps, COLORS["assumed"])
+    _edge(ax, (xT, y["theta"]), (xT + 0.9, y["grad"] + 0.6))
+    ax.set_xlim(-0.6, xT + 1.6)
+    ax.set_ylim(-0.6, 4.6)
+    ax.axis("off")
+    return ax
+
+
+def plot_loss_along(etas, curves, eta_marks=(), ax=None):
+    """Meta-loss along rays phi - eta d, one curve per direction d.
+
+    ``curves`` maps a label to (losses, color); ``eta_marks`` is a list of
+    (eta, label) drawn as vertical lines.
+    """
+    ax = ax or plt.subplots()[1]
+    for label, (losses, color) in curves.items():
+        ax.plot(etas, losses, color=color, label=label)
+    for eta, label in eta_marks:
+        ax.axvline(eta, color="black", lw=1, ls="--")
+        ax.annotate(label, (eta, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=9)
+    ax.set_xlabel(r"meta step size $\eta$")
+    ax.set_ylabel(r"meta-loss $L(\theta_2)$ after the update")
+    ax.legend(loc="center right")
+    return ax
+
+
+def plot_meta_training(history, axes=None):
+    """Meta-loss per iteration (log scale) and the three parameters phi per iteration."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9.6, 3.6))
+    k = np.arange(len(history.loss))
+    positive = history.loss > 0
+    axes[0].semilogy(k[positive], history.loss[positive], color=COLORS["learned"])
+    axes[0].set_xlabel(r"meta-iteration $k$")
+    axes[0].set_ylabel(r"meta-loss $L(\theta_2)$")
+    for i in range(3):
+        axes[1].plot(k, history.phi[:, i], color=COLORS["phi"][i], label=rf"$\phi_{i + 1}$")
+    axes[1].set_xlabel(r"meta-iteration $k$")
+    axes[1].set_ylabel(r"$\phi^{(k)}$")
+    axes[1].legend(loc="center right")
+    return axes
+
+
+def plot_trajectories(trajectories, theta_star, horizon=None, ax=None):
+    """theta_t against t for several optimizers; ``trajectories`` maps label -> (traj, color)."""
+    ax = ax or plt.subplots()[1]
+    for label, (traj, color) in trajectories.items():
+        theta = np.asarray(traj.theta, dtype=float)
+        ax.plot(np.arange(len(theta)), theta, "o-", color=color, label=label, ms=5)
+    ax.axhline(theta_star, color="black", lw=1, ls=":", label=r"$\theta^*$")
+    if horizon is not None:
+        ax.axvline(horizon, color="black", lw=1, ls="--")
+        ax.annotate(f"meta-training horizon T = {horizon}", (horizon, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(4, -12), textcoords="offset points", fontsize=9)
+    ax.set_xlabel(r"inner step $t$")
+    ax.set_ylabel(r"$\theta_t$")
+    ax.legend(loc="upper right")
+    return ax

@@ -1,0 +1,157 @@
+r"""The worked example in closed form, with sympy.
+
+The inner loop is unrolled symbolically: every :math:`\theta_t` becomes a
+polynomial in the optimizer parameters :math:`\phi_1, \phi_2, \phi_3`, and the
+meta-loss :math:`L(\theta_T) = (\theta_T - \theta^*)^2` is differentiated
+exactly. Rational inputs give exact rational results.
+
+Numbers are taken exactly: integers, :class:`fractions.Fraction` and sympy
+rationals as they are; a Python float by its shortest decimal form
+(``0.1`` means 1/10, the number a reader typed), so the document's
+:math:`\phi_{old} = (0.1, 0.5, -1.0)` gives exact fractions. ``theta0`` and
+``theta_star`` may also be sympy symbols, for fully symbolic results.
+
+The polynomials are built with :class:`sympy.Poly` arithmetic rather than
+``expand`` on a growing expression tree, which keeps long horizons tractable.
+"""
+
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+
+import sympy as sp
+
+from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, Trajectory, _check_steps
+
+__all__ = ["phi1", "phi2", "phi3", "PHI", "eta", "exact", "unroll", "meta_gradient", "loss_along", "step_sizes"]
+
+#: The optimizer parameters as sympy symbols.
+phi1, phi2, phi3 = PHI = sp.symbols("phi1 phi2 phi3", real=True)
+#: The meta step size, as a symbol.
+eta = sp.Symbol("eta", positive=True)
+
+
+def exact(value, name: str = "value") -> sp.Expr:
+    """``value`` as an exact sympy number (or symbol); floats by their shortest decimal form."""
+    if isinstance(value, sp.Basic):
+        if value.is_number and not value.is_finite:
+            raise ValueError(f"{name} must be finite, got {value}")
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return sp.Integer(int(value))
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return sp.Rational(repr(value))
+    raise TypeError(f"{name} must be a real number or a sympy expression, got {value!r}")
+
+
+def _exact_phi(phi):
+    try:
+        values = list(phi)
+    except TypeError:
+        raise TypeError(f"phi must be a sequence of 3 numbers, got {phi!r}") from None
+    if len(values) != 3:
+        raise ValueError(f"phi must hold 3 parameters (phi1, phi2, phi3), got {len(values)}: {phi!r}")
+    return [exact(v, f"phi{i + 1}") for i, v in enumerate(values)]
+
+
+def _unroll_polys(steps, theta0, theta_star):
+    """θ_0..θ_T, ∇, h, g as Polys in (phi1, phi2, phi3)."""
+    steps = _check_steps(steps)
+    theta0 = exact(theta0, "theta0")
+    theta_star = exact(theta_star, "theta_star")
+    theta = [sp.Poly(theta0, *PHI)]
+    star = sp.Poly(theta_star, *PHI)
+    h_prev = sp.Poly(0, *PHI)  # h_{-1} = 0
+    grads, hs, gs = [], [], []
+    for t in range(steps):
+        grad = 2 * (theta[t] - star)  # ∇_t = 2(θ_t − θ*)
+        h = phi1 * grad + phi2 * h_prev  # h_t = φ1 ∇_t + φ2 h_{t−1}
+        g = phi3 * h  # g_t = φ3 h_t
+        theta.append(theta[t] + g)  # θ_{t+1} = θ_t + g_t
+        grads.append(grad)
+        hs.append(h)
+        gs.append(g)
+        h_prev = h
+    return theta, grads, hs, gs, star
+
+
+def unroll(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR) -> Trajectory:
+    """The inner loop with symbolic phi: a :class:`~metaopt.Trajectory` of sympy expressions.
+
+    ``theta`` holds :math:`\\theta_0, \\dots, \\theta_T`, each an expanded polynomial in
+    ``phi1, phi2, phi3``; ``grad``, ``h`` and ``g`` likewise for :math:`t = 0, \\dots, T-1`.
+    """
+    theta, grads, hs, gs, _ = _unroll_polys(steps, theta0, theta_star)
+    as_exprs = lambda polys: tuple(p.as_expr() for p in polys)  # noqa: E731
+    return Trajectory(as_exprs(theta), as_exprs(grads), as_exprs(hs), as_exprs(gs))
+
+
+def meta_gradient(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR):
+    """The meta-loss :math:`L(\\phi) = (\\theta_T - \\theta^*)^2` and its three partial derivatives.
+
+    Returns
+    -------
+    L : sympy.Expr
+        The meta-loss as an expanded polynomial in ``phi1, phi2, phi3``.
+    dL : tuple of 3 sympy.Expr
+        :math:`(\\partial L/\\partial\\phi_1, \\partial L/\\partial\\phi_2, \\partial L/\\partial\\phi_3)`.
+
+    Examples
+    --------
+    >>> L, dL = meta_gradient(steps=2)
+    >>> L.subs({phi1: sp.Rational(1, 10), phi2: sp.Rational(1, 2), phi3: -1})
+    729/100
+    """
+    theta, _, _, _, star = _unroll_polys(steps, theta0, theta_star)
+    error = theta[-1] - star
+    loss = error**2
+    dloss = tuple(loss.diff(p).as_expr() for p in PHI)
+    return loss.as_expr(), dloss
+
+
+def loss_along(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=THETA_STAR) -> sp.Poly:
+    """The meta-loss on the ray :math:`\\phi - \\eta\\, d`, as a polynomial in :data:`eta`.
+
+    ``direction`` is :math:`d`, for example a meta-gradient; ``eta`` is the meta step size.
+    """
+    phi = _exact_phi(phi)
+    d = _exact_phi(direction)
+    L, _ = meta_gradient(steps, theta0, theta_star)
+    ray = {p: p0 - eta * di for p, p0, di in zip(PHI, phi, d)}
+    return sp.Poly(L.xreplace(ray), eta)
+
+
+def step_sizes(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=THETA_STAR):
+    """Which meta step sizes along :math:`-d` lower the meta-loss, found exactly.
+
+    Returns
+    -------
+    eta_max : sympy number or ``sympy.oo``
+        The meta-loss is lower than at :math:`\\eta = 0` for every :math:`0 < \\eta < \\eta_{max}`;
+        ``0`` if no small step lowers it (:math:`-d` is not a descent direction).
+    eta_best : sympy number or None
+        The first minimum of the meta-loss along the ray: the smallest
+        :math:`\\eta > 0` where :math:`dL/d\\eta = 0`, where an exact line search
+        started at :math:`\\eta = 0` stops; None if :math:`-d` is not a descent direction.
+
+    Both are exact real algebraic numbers (roots of polynomials with rational
+    coefficients); use ``float(...)`` or ``.evalf()`` for decimals.
+    """
+    p = loss_along(direction, phi, steps, theta0, theta_star)
+    q = sp.Poly(sp.cancel((p - p.eval(0)).as_expr() / eta), eta)  # q(η) = (L(η) − L(0)) / η
+    if q.is_zero:
+        return sp.oo, None
+    if q.eval(0) >= 0:  # q(0) = dL/dη at η = 0: not a descent direction
+        return sp.Integer(0), None
+    positive = [r for r in sp.real_roots(q) if r > 0]
+    eta_max = min(positive) if positive else sp.oo
+    eta_best = min(r for r in sp.real_roots(p.diff(eta)) if r > 0)  # exists: L falls, then is bounded below
+    return eta_max, eta_best
