@@ -16,6 +16,7 @@ from .core import (
     DivergenceError,
     Trajectory,
     meta_gradient,
+    backprop_trace,
     finite_difference,
     meta_loss,
     unroll,
@@ -39,5 +40,6 @@ __all__ = [
     "ETA",
     "ETA_TRAIN",
     "finite_difference",
+    "backprop_trace",
     "ASSUMED_GRADIENT",
 ]

@@ -21,7 +21,7 @@ def num(x, digits: int = 10) -> str:
     >>> num(7.290000000000001), num(9), num(-1.3)
     ('7.29', '9.0', '-1.3')
     """
-    return repr(float(f"{float(x):.{digits}g}"))
+    return repr(float(f"{float(x):.{digits}g}") + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
 def _glue(name, value):
@@ -45,7 +45,7 @@ def glue_vector(name: str, values, digits: int = 10) -> str:
 
 
 def glue_latex(name: str, expr) -> str:
-    """Glue a sympy expression (or a LaTeX string) as math, for ``{glue:math}`name```."""
+    """Glue a sympy expression (or a LaTeX string) as math, for ``{glue}`name```."""
     from IPython.display import Math
 
     latex = expr if isinstance(expr, str) else sp.latex(expr)
@@ -81,27 +81,42 @@ def step_walk(traj, phi, t: int, theta_star) -> str:
 
 
 class Table:
-    """A small table that shows as HTML in the book and as aligned text in a terminal."""
+    """A small table: HTML in the book, aligned text in a terminal.
 
-    def __init__(self, header, rows, caption=None):
-        self.header = list(header)
-        self.rows = [list(r) for r in rows]
-        self.caption = caption
+    ``header`` is plain text (the terminal view); ``math_header``, if given,
+    holds the same column titles in LaTeX, which the book typesets.
+    """
+
+    def __init__(self, header, rows, math_header=None):
+        self.header = [str(h) for h in header]
+        self.math_header = list(math_header) if math_header is not None else None
+        self.rows = [[str(c) for c in r] for r in rows]
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in self.rows)
-        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return f'<table class="metaopt-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        if self.math_header:
+            titles = [rf"\({h}\)" for h in self.math_header]
+        else:
+            titles = [html.escape(h) for h in self.header]
+        head = "".join(f"<th>{h}</th>" for h in titles)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows
+        )
+        return (
+            '<div class="mathjax_process"><table class="table metaopt-table">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        )
 
     def __repr__(self) -> str:
-        cells = [self.header] + [[str(c) for c in r] for r in self.rows]
-        widths = [max(len(str(row[i])) for row in cells) for i in range(len(self.header))]
-        return "\n".join("  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in cells)
+        cells = [self.header] + self.rows
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.header))]
+        return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
 
 
 def trajectory_table(traj) -> Table:
     """The document's table of the inner loop: t, θ_t, ∇_t, h_t, g_t, θ_{t+1}."""
     theta, grad, h, g = (np.asarray(a, dtype=float) for a in traj)
     rows = [[t, num(theta[t]), num(grad[t]), num(h[t]), num(g[t]), num(theta[t + 1])] for t in range(len(grad))]
-    return Table(["t", "θ_t", "∇_t", "h_t", "g_t", "θ_{t+1}"], rows)
+    return Table(
+        ["t", "theta_t", "grad_t", "h_t", "g_t", "theta_t+1"], rows,
+        math_header=["t", r"\theta_t", r"\nabla_t", "h_t", "g_t", r"\theta_{t+1}"],
+    )

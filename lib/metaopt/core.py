@@ -38,6 +38,7 @@ __all__ = [
     "meta_gradient",
     "meta_loss",
     "finite_difference",
+    "backprop_trace",
     "PHI_OLD",
     "THETA0",
     "THETA_STAR",
@@ -222,12 +223,13 @@ def unroll(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Tr
 # ---------------------------------------------------------------------------
 
 
-def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False):
+def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False, record=None):
     """Reverse sweep over the unrolled inner loop. Returns dL/dphi, shape batch + (3,).
 
     Notation: ``x_bar`` is the adjoint dL/dx of an intermediate x. Each block
     undoes one forward line, in reverse order; the forward line is repeated
-    in the comment above it.
+    in the comment above it. ``record``, if a list, receives one dict of
+    adjoints per step, in the order visited (for the book's tables).
     """
     steps = grad.shape[0]
     phi1_bar = np.zeros(theta.shape[1:])
@@ -250,6 +252,10 @@ def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False):
             phi2_bar = phi2_bar + h_bar * h_prev
             h_bar_next = phi2 * h_bar
             # ∇_t = 2(θ_t − θ*)
+            if record is not None:
+                record.append(dict(t=t, theta_next_bar=theta_bar, g_bar=g_bar, h_bar=h_bar, grad_bar=grad_bar,
+                                   theta_bar=theta_bar + 2.0 * grad_bar, dphi1=h_bar * grad[t],
+                                   dphi2=h_bar * h_prev, dphi3=g_bar * h[t]))
             theta_bar = theta_bar + 2.0 * grad_bar
             if check and not all(
                 np.all(np.isfinite(x)) for x in (theta_bar, h_bar_next, phi1_bar, phi2_bar, phi3_bar)
@@ -309,6 +315,21 @@ def _meta_loss(theta_T, theta_star):
             "distance to theta_star squared is past ~1.8e308"
         )
     return loss
+
+
+def backprop_trace(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+    """The adjoints of one backward pass, step by step, as :func:`meta_gradient` computes them.
+
+    Returns a list with one dict per step, from :math:`t = T-1` down to 0, with keys
+    ``t``, ``theta_next_bar`` (:math:`\\bar\\theta_{t+1}`), ``g_bar``, ``h_bar``, ``grad_bar``,
+    ``theta_bar`` (:math:`\\bar\\theta_t`) and ``dphi1``, ``dphi2``, ``dphi3``: this step's
+    contributions to :math:`\\partial L/\\partial\\phi`, which sum to the meta-gradient.
+    """
+    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
+    theta, grad, h, _ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
+    rows = []
+    _backward(phi1, phi2, phi3, theta_star, theta, grad, h, record=rows)
+    return rows
 
 
 def meta_loss(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):

@@ -75,7 +75,7 @@ def plot_inner_loop(traj, theta_star, ax=None):
         )
     ax.plot(theta, loss, "o", color=COLORS["learned"], zorder=3)
     for t, (x, y) in enumerate(zip(theta, loss)):
-        ax.annotate(rf"$\theta_{t}$", (x, y), textcoords="offset points", xytext=(6, 6))
+        ax.annotate(rf"$\theta_{t}$", (x, y), textcoords="offset points", xytext=(8, -14))
     ax.plot([theta_star], [0.0], "*", color=COLORS["true"], ms=14, zorder=3, label=r"minimum $\theta^*$")
     ax.set_xlabel(r"$\theta$")
     ax.set_ylabel(r"$L(\theta)$")
