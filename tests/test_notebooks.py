@@ -1,0 +1,184 @@
+"""Checks on the chapters as stored: what nbval compares and what readers see.
+
+nbval itself (run by `make test` over chapters/) re-executes every chapter and
+compares its outputs with the stored ones. These tests make sure that check
+has something to compare, and that it actually fails when a stored number
+is wrong.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import metaopt
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+UNSTABLE = re.compile(r"0x[0-9a-f]{6,}|/tmp/|/root/|/home/|/work/|np\.float64\(|ipykernel_\d+")
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def toc_files():
+    text = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    return re.findall(r"^\s*(?:-\s*)?(?:file|root):\s*(\S+)", text, flags=re.M)
+
+
+def test_four_chapters_in_toc_order():
+    files = toc_files()
+    assert files[0] == "intro"
+    assert files[1:] == [f"chapters/{p.stem}" for p in CHAPTERS]
+    assert len(CHAPTERS) == 4
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_stored_executed_in_order(path):
+    """nbval compares only cells stored with an execution count: unexecuted cells check nothing."""
+    cells = code_cells(load(path))
+    assert cells, f"{path.name} has no code cells"
+    counts = [c["execution_count"] for c in cells]
+    assert None not in counts, f"{path.name}: cells stored unexecuted; run `make execute`"
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: not executed top to bottom in one run"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_outputs_clean_and_stable(path):
+    for i, cell in enumerate(code_cells(load(path))):
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"{path.name} cell {i} stores an error"
+            assert out.get("name") != "stderr", f"{path.name} cell {i} stores stderr: {out.get('text')}"
+            for mime, value in out.get("data", {}).items():
+                if "image/" in mime:
+                    continue
+                text = value if isinstance(value, str) else "".join(value)
+                match = UNSTABLE.search(text)
+                assert not match, f"{path.name} cell {i} {mime}: machine-specific text {match.group(0)!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_caption_and_alt_text(path):
+    for i, cell in enumerate(code_cells(load(path))):
+        if not any("image/png" in out.get("data", {}) for out in cell["outputs"]):
+            continue
+        meta = cell["metadata"].get("mystnb", {})
+        assert meta.get("figure", {}).get("caption"), f"{path.name} cell {i}: figure without caption"
+        assert meta.get("figure", {}).get("name"), f"{path.name} cell {i}: figure without a name to cite"
+        assert meta.get("image", {}).get("alt"), f"{path.name} cell {i}: figure without alt text"
+
+
+# --- the prose quotes computed numbers through glue, never retyped ------------------------
+
+# The document's inputs define the problem; the prose may state them.
+INPUTS = {abs(float(v)) for v in (*metaopt.PHI_OLD, *metaopt.ASSUMED_GRADIENT, metaopt.THETA0,
+                                  metaopt.THETA_STAR, metaopt.STEPS, metaopt.ETA, metaopt.ETA_TRAIN)}
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
+
+
+def glued_results():
+    """Every number the chapters glue, except the document's inputs."""
+    values = set()
+    for path in CHAPTERS:
+        for cell in code_cells(load(path)):
+            for out in cell["outputs"]:
+                text = out.get("data", {}).get("application/papermill.record/text/plain")
+                if text is None:
+                    continue
+                for token in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text):
+                    value = float(token)
+                    if abs(value) not in INPUTS:
+                        values.add(abs(value))
+    return values
+
+
+def prose():
+    """Markdown cells, figure captions and alt texts of every chapter, and the landing page."""
+    for path in CHAPTERS:
+        for i, cell in enumerate(load(path)["cells"]):
+            if cell["cell_type"] == "markdown":
+                yield f"{path.name} cell {i}", "".join(cell["source"])
+            meta = cell["metadata"].get("mystnb", {})
+            for text in (meta.get("figure", {}).get("caption"), meta.get("image", {}).get("alt")):
+                if text:
+                    yield f"{path.name} cell {i} (figure)", text
+    yield "intro.md", (ROOT / "intro.md").read_text(encoding="utf-8")
+
+
+def renderings(value):
+    """The ways prose could quote ``value``: its repr, and roundings within 2 % of it."""
+    forms = {repr(value)}
+    for digits in range(1, 6):
+        for text in (f"{value:.{digits}f}", f"{value:.{digits}g}"):
+            close = abs(float(text) - value) <= 0.02 * value
+            if close and "." in text and "e" not in text and float(text) not in INPUTS:
+                forms.add(text)
+    return forms
+
+
+def typed_results(text, results):
+    """Computed values quoted in ``text`` outside glue roles."""
+    text = GLUE_ROLE.sub(" ", text)
+    numbers = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text))
+    return {form for value in results for form in numbers & renderings(value)}
+
+
+def test_typed_results_detector_bites():
+    results = glued_results()
+    assert typed_results("the meta-loss is 7.29 here", results) == {"7.29"}
+    assert typed_results("a step below 0.0035 helps", results) == {"0.0035"}
+    assert typed_results("the meta-loss is {glue:text}`meta_loss:.2f` here", results) == set()
+    assert typed_results("with eta = 0.01 and phi1 = 0.1", results) == set()  # the document's inputs
+
+
+def test_results_are_glued_not_typed():
+    results = glued_results()
+    assert len(results) > 20, "expected the chapters to glue their results"
+    for where, text in prose():
+        typed = typed_results(text, results)
+        assert not typed, f"{where}: computed values {typed} typed by hand; glue them instead"
+
+
+# --- nbval bites: a wrong stored number fails the check -----------------------------------
+
+def run_nbval(notebook: Path):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+         "-q", "-o", "addopts=", "--rootdir", str(notebook.parent), str(notebook)],
+        capture_output=True, text=True, cwd=notebook.parent, timeout=300,
+    )
+
+
+def test_nbval_fails_when_a_stored_number_changes(tmp_path):
+    source = ROOT / "chapters" / "02_inner_loop.ipynb"
+    intact = tmp_path / "intact" / source.name
+    altered = tmp_path / "altered" / source.name
+    for copy in (intact, altered):
+        copy.parent.mkdir()
+        shutil.copy(source, copy)
+
+    nb = load(altered)
+    changed = 0
+    for cell in code_cells(nb):
+        for out in cell["outputs"]:
+            plain = out.get("data", {}).get("text/plain")
+            if plain and any("7.7" in line for line in plain):
+                out["data"]["text/plain"] = [line.replace("7.7", "7.8") for line in plain]
+                changed += 1
+    assert changed, "expected the stored table of chapter 2 to show theta_2 = 7.7"
+    altered.write_text(json.dumps(nb), encoding="utf-8")
+
+    good = run_nbval(intact)
+    assert good.returncode == 0, "the unaltered chapter should pass nbval:\n" + good.stdout[-2000:]
+    bad = run_nbval(altered)
+    assert bad.returncode == 1, "nbval did not notice a changed stored number:\n" + bad.stdout[-2000:]
+    assert "7.8" in bad.stdout
