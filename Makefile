@@ -9,11 +9,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHAPTERS := $(wildcard chapters/*.ipynb)
 
-.PHONY: book test execute strict-build clean clean-venv help
+.PHONY: book test execute strict-build lab venv clean clean-venv help
 
 help:
 	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
 	@echo "make test      run every test: library, nbval over the chapters, strict book build"
+	@echo "make lab       open the chapters in JupyterLab, to run and change them"
 	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
 	@echo "make clean     remove _build/"
 
@@ -39,6 +40,9 @@ test: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m metaopt._execute $(CHAPTERS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters/
 
 clean:
 	rm -rf _build

@@ -99,10 +99,24 @@ def _check_steps(steps) -> int:
 
 
 def _as_float_array(name: str, value) -> np.ndarray:
+    if not isinstance(value, np.ndarray) and np.ndim(value) > 0:
+        # numpy would quietly turn True into 1.0 and "2" into 2.0 inside a list: refuse them
+        try:
+            items = np.asarray(value, dtype=object).ravel()
+        except (TypeError, ValueError):
+            items = ()
+        if any(isinstance(v, (bool, np.bool_, str, bytes)) for v in items):
+            raise TypeError(f"{name} must be real numbers, got {value!r}")
     try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged sequences and the like
         raise TypeError(f"{name} must be real numbers, got {value!r} ({exc})") from None
+    if raw.dtype.kind == "O":
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw.flat):
+            raise TypeError(f"{name} must be real numbers, got {value!r}")
+    elif raw.dtype.kind not in "iuf":  # strings, booleans, complex numbers, ...
+        raise TypeError(f"{name} must be real numbers, got {value!r} (dtype {raw.dtype})")
+    arr = raw.astype(float)
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))
         where = f" at index {tuple(int(i) for i in bad[0])}" if arr.ndim else ""
@@ -172,7 +186,7 @@ def _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch):
     if bad is not None:
         raise DivergenceError(
             f"the inner loop diverged: theta_{bad} left the finite floating-point range "
-            f"at step t={bad} of {steps} (|theta| grew past ~1.8e308); this phi makes the "
+            f"at step t={bad - 1} (of t=0..{steps - 1}; |theta| grew past ~1.8e308); this phi makes the "
             "inner loop unstable, use fewer steps or a phi closer to a stable one"
         )
     return theta, grad, h, g
@@ -297,7 +311,7 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
     """
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
     theta, grad, h, _ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
-    loss = _meta_loss(theta[steps], theta_star)
+    loss = _meta_loss(theta[steps], theta_star, steps)
     dphi = _backward(phi1, phi2, phi3, theta_star, theta, grad, h)
     if not np.all(np.isfinite(dphi)):
         _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=True)  # raises, naming the step
@@ -305,14 +319,15 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
     return (float(loss) if loss.ndim == 0 else loss), dphi
 
 
-def _meta_loss(theta_T, theta_star):
+def _meta_loss(theta_T, theta_star, steps):
     """L(θ_T) = (θ_T − θ*)², refusing to overflow silently."""
     with np.errstate(over="ignore", invalid="ignore"):
         loss = (theta_T - theta_star) ** 2
     if not np.all(np.isfinite(loss)):
         raise DivergenceError(
-            "the meta-loss (theta_T - theta_star)^2 overflowed: theta_T is finite but its "
-            "distance to theta_star squared is past ~1.8e308"
+            f"the meta-loss (theta_{steps} - theta_star)^2 overflowed after the last step "
+            f"t={steps - 1}: theta_{steps} is finite but its squared distance to theta_star "
+            "is past ~1.8e308; use fewer steps or a more stable phi"
         )
     return loss
 
@@ -336,7 +351,7 @@ def meta_loss(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """The meta-loss :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` alone (the forward pass only)."""
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
     theta, *_ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
-    loss = _meta_loss(theta[steps], theta_star)
+    loss = _meta_loss(theta[steps], theta_star, steps)
     return float(loss) if loss.ndim == 0 else loss
 
 
@@ -347,8 +362,9 @@ def finite_difference(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=S
     passes and carries a truncation error of order :math:`\\epsilon^2` plus a
     rounding error of order :math:`10^{-16} L / \\epsilon`. Shapes as for :func:`meta_gradient`.
     """
+    _check_inputs(phi, theta0, theta_star, steps)  # the same errors as meta_gradient
     phi = _as_float_array("phi", phi)
-    if not (isinstance(eps, (int, float)) and np.isfinite(eps) and eps > 0):
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite positive number, got {eps!r}")
     columns = []
     for i in range(3):

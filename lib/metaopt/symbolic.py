@@ -37,6 +37,8 @@ def exact(value, name: str = "value") -> sp.Expr:
     if isinstance(value, sp.Basic):
         if value.is_number and not value.is_finite:
             raise ValueError(f"{name} must be finite, got {value}")
+        if isinstance(value, sp.Float):  # a decimal, taken as the fraction it shows
+            return sp.Rational(str(value))
         return value
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {value!r}")
@@ -149,7 +151,9 @@ def step_sizes(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=TH
     q = sp.Poly(sp.cancel((p - p.eval(0)).as_expr() / eta), eta)  # q(η) = (L(η) − L(0)) / η
     if q.is_zero:
         return sp.oo, None
-    if q.eval(0) >= 0:  # q(0) = dL/dη at η = 0: not a descent direction
+    # q(0) = dL/dη at η = 0; if it is 0, the first non-zero coefficient decides
+    lowest = next(c for c in reversed(q.all_coeffs()) if c != 0)
+    if lowest > 0:  # the meta-loss rises for small η: not a descent direction
         return sp.Integer(0), None
     positive = [r for r in sp.real_roots(q) if r > 0]
     eta_max = min(positive) if positive else sp.oo

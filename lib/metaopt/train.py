@@ -45,7 +45,11 @@ def meta_step(phi, grad, eta=ETA) -> np.ndarray:
     grad = _as_float_array("grad", grad)
     if phi.shape[-1:] != (3,) or grad.shape[-1:] != (3,):
         raise ValueError(f"phi and grad must have 3 entries on their last axis, got {phi.shape} and {grad.shape}")
-    return phi - _check_eta(eta) * grad
+    with np.errstate(over="ignore", invalid="ignore"):
+        new = phi - _check_eta(eta) * grad
+    if not np.all(np.isfinite(new)):
+        raise DivergenceError(f"the meta-update phi - eta * grad overflowed (eta={eta})")
+    return new
 
 
 class MetaTraining(NamedTuple):
@@ -99,6 +103,11 @@ def meta_train(phi=PHI_OLD, eta=ETA, iterations=100, theta0=THETA0, theta_star=T
         losses.append(loss)
         grads.append(grad)
         if k < iterations:
-            with np.errstate(over="ignore", invalid="ignore"):
-                current = current - eta * grad
+            try:
+                current = meta_step(current, grad, eta)
+            except DivergenceError as exc:
+                raise DivergenceError(
+                    f"meta-training diverged at iteration {k + 1} with eta={eta}: {exc}. "
+                    "A smaller meta step size eta keeps it stable."
+                ) from exc
     return MetaTraining(np.array(phis), np.array(losses), np.array(grads))

@@ -1,0 +1,146 @@
+"""An independent, exact reference for the metaopt tests.
+
+Nothing here imports metaopt: the expected values of the tests are computed by
+this tiny scalar loop in exact rational arithmetic (``fractions.Fraction``),
+with forward-mode derivatives (each quantity carries its three partial
+derivatives with respect to phi), so the library's reverse mode (BPTT) is
+checked against a different algorithm, and its floats against exact values.
+
+    ∇_t = 2(θ_t − θ*),  h_t = φ1 ∇_t + φ2 h_{t−1},  g_t = φ3 h_t,
+    θ_{t+1} = θ_t + g_t,  h_{−1} = 0,  L = (θ_T − θ*)².
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from typing import NamedTuple
+
+import numpy as np
+
+
+def frac(x) -> Fraction:
+    """Exact Fraction of x: a float by its exact binary value, a str by its decimal value."""
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, str):
+        return Fraction(x)
+    if isinstance(x, (int, np.integer)):
+        return Fraction(int(x))
+    return Fraction(float(x))  # exact binary value of the float
+
+
+class Exact(NamedTuple):
+    theta: list  # θ_0 .. θ_T
+    grad: list  # ∇_0 .. ∇_{T-1}
+    h: list
+    g: list
+    loss: Fraction
+    dloss: tuple  # (∂L/∂φ1, ∂L/∂φ2, ∂L/∂φ3), exact
+
+
+def forward(phi, theta0, theta_star, steps) -> Exact:
+    """Run the inner loop exactly, with forward-mode derivatives w.r.t. phi."""
+    p1, p2, p3 = (frac(v) for v in phi)
+    t0, ts = frac(theta0), frac(theta_star)
+    zero = Fraction(0)
+    theta, dtheta = t0, [zero, zero, zero]
+    h, dh = zero, [zero, zero, zero]  # h_{-1} = 0
+    thetas, grads, hs, gs = [theta], [], [], []
+    for _ in range(steps):
+        grad = 2 * (theta - ts)
+        dgrad = [2 * d for d in dtheta]
+        h_new = p1 * grad + p2 * h
+        dh_new = [p1 * dgrad[i] + p2 * dh[i] for i in range(3)]
+        dh_new[0] += grad  # ∂(φ1 ∇)/∂φ1
+        dh_new[1] += h  # ∂(φ2 h_{t-1})/∂φ2
+        g = p3 * h_new
+        dg = [p3 * dh_new[i] for i in range(3)]
+        dg[2] += h_new  # ∂(φ3 h_t)/∂φ3
+        theta = theta + g
+        dtheta = [dtheta[i] + dg[i] for i in range(3)]
+        h, dh = h_new, dh_new
+        thetas.append(theta)
+        grads.append(grad)
+        hs.append(h_new)
+        gs.append(g)
+    err = theta - ts
+    loss = err * err
+    dloss = tuple(2 * err * d for d in dtheta)
+    return Exact(thetas, grads, hs, gs, loss, dloss)
+
+
+def loss(phi, theta0, theta_star, steps) -> Fraction:
+    """The exact meta-loss alone, by the plain loop (no derivatives)."""
+    p1, p2, p3 = (frac(v) for v in phi)
+    theta, ts = frac(theta0), frac(theta_star)
+    h = Fraction(0)
+    for _ in range(steps):
+        h = p1 * 2 * (theta - ts) + p2 * h
+        theta = theta + p3 * h
+    return (theta - ts) ** 2
+
+
+def fd_gradient(phi, theta0, theta_star, steps, eps=Fraction(1, 10**6)) -> tuple:
+    """Central finite differences of the exact loss (truncation error only, O(eps^2))."""
+    base = [frac(v) for v in phi]
+    out = []
+    for i in range(3):
+        plus, minus = list(base), list(base)
+        plus[i] += eps
+        minus[i] -= eps
+        out.append((loss(plus, theta0, theta_star, steps) - loss(minus, theta0, theta_star, steps)) / (2 * eps))
+    return tuple(out)
+
+
+def random_cases(n, seed, max_steps=8):
+    """n random (phi, theta0, theta_star, steps) with Python floats; steps cycle through 0..max_steps."""
+    rng = np.random.default_rng(seed)
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    cases = []
+    for k in range(n):
+        phi = (
+            float(rng.uniform(-1.0, 1.0)),
+            float(rng.uniform(-0.9, 0.9)),
+            float(rng.uniform(-1.0, 1.0)),
+        )
+        theta0 = float(rng.uniform(-10.0, 10.0))
+        theta_star = float(rng.uniform(-10.0, 10.0))
+        steps = order[k] % (max_steps + 1)
+        cases.append((phi, theta0, theta_star, steps))
+    return cases
+
+
+def float_scale(ex: Exact) -> float:
+    """A magnitude for the absolute rounding error of a float computation of ex.
+
+    The float loop rounds every intermediate; the loss and its gradient are
+    products of theta_T - theta* with sums of terms built from the
+    intermediates, so their absolute rounding error is a modest multiple of
+    2.2e-16 * (largest intermediate)^2. Tests use atol = 1e-12 * float_scale,
+    a few thousand ulps of that: loose enough for cancellation in a component
+    near zero, far too tight for any wrong formula.
+    """
+    big = max(
+        [abs(float(v)) for v in ex.theta] + [abs(float(v)) for v in ex.grad] + [abs(float(v)) for v in ex.h] + [1.0]
+    )
+    return big * big
+
+
+def assert_close_exact(got, expected, rel=1e-9, atol=0.0, what=""):
+    """|got - expected| <= rel * |expected| + atol, element-wise; expected exact (Fraction).
+
+    The comparison itself is done exactly (the float is converted to its exact
+    Fraction value), so no rounding of the expected value hides an error.
+    """
+    got = np.atleast_1d(np.asarray(got, dtype=float))
+    expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
+    assert got.shape == (len(expected),), (what, got.shape, len(expected))
+    for i, (a, b) in enumerate(zip(got.tolist(), expected)):
+        b = frac(b)
+        err = abs(Fraction(a) - b)
+        bound = Fraction(rel) * abs(b) + Fraction(atol)
+        assert err <= bound, (
+            f"{what}[{i}]: got {a!r}, exact {float(b)!r}, |err|={float(err):.3g} > {float(bound):.3g}"
+        )

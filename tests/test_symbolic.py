@@ -1,0 +1,213 @@
+"""metaopt.symbolic: exact closed forms with sympy, checked against hand-typed
+formulas, the independent Fraction loop and the numeric library."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import metaopt
+import reference as ref
+from metaopt import symbolic
+from metaopt.symbolic import phi1, phi2, phi3
+
+DOC_AT = {phi1: sp.Rational(1, 10), phi2: sp.Rational(1, 2), phi3: sp.Integer(-1)}
+# The true meta-gradient at the document's values, derived by hand in test_document.py.
+TRUE_GRAD = (sp.Rational(-567, 5), sp.Rational(-27, 5), sp.Rational(567, 50))
+
+
+def test_symbols():
+    assert symbolic.PHI == (phi1, phi2, phi3)
+    assert [str(s) for s in symbolic.PHI] == ["phi1", "phi2", "phi3"]
+    assert isinstance(symbolic.eta, sp.Symbol)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.1, sp.Rational(1, 10)),
+        (0.5, sp.Rational(1, 2)),
+        (-1.0, sp.Integer(-1)),
+        (1.1, sp.Rational(11, 10)),
+        (0.001, sp.Rational(1, 1000)),
+        (3, sp.Integer(3)),
+        (np.int64(7), sp.Integer(7)),
+        (np.float64(0.1), sp.Rational(1, 10)),
+        (Fraction(2, 3), sp.Rational(2, 3)),
+        (sp.Rational(5, 7), sp.Rational(5, 7)),
+    ],
+)
+def test_exact(value, expected):
+    got = symbolic.exact(value)
+    assert got == expected
+    assert isinstance(got, sp.Rational)
+
+
+def test_exact_keeps_symbols():
+    x = sp.Symbol("x")
+    assert symbolic.exact(x) is x
+
+
+@pytest.mark.parametrize(
+    "value, exc",
+    [
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (sp.oo, ValueError),
+        (True, TypeError),
+        ("0.1", TypeError),
+        (None, TypeError),
+        (1j, TypeError),
+    ],
+)
+def test_exact_rejects(value, exc):
+    with pytest.raises(exc, match="theta0"):
+        symbolic.exact(value, "theta0")
+
+
+def test_meta_gradient_at_document_values_is_exact():
+    L, dL = symbolic.meta_gradient(2, 10.0, 5.0)
+    assert L.subs(DOC_AT) == sp.Rational(729, 100)
+    got = tuple(d.subs(DOC_AT) for d in dL)
+    assert got == TRUE_GRAD
+    for x in (L.subs(DOC_AT),) + got:
+        assert isinstance(x, sp.Rational), type(x)
+    # defaults are the document's
+    L2, dL2 = symbolic.meta_gradient()
+    assert sp.expand(L2 - L) == 0 and all(sp.expand(a - b) == 0 for a, b in zip(dL, dL2))
+
+
+def test_meta_gradient_is_the_derivative_of_L():
+    """dL really is (dL/dphi1, dL/dphi2, dL/dphi3) of the returned L (sympy's own diff as referee)."""
+    for steps in (1, 2, 3):
+        L, dL = symbolic.meta_gradient(steps, 3, -2)
+        for p, d in zip(symbolic.PHI, dL):
+            assert sp.expand(sp.diff(L, p) - d) == 0
+
+
+def test_two_step_theta_factorizes_symbolically():
+    t0, ts = sp.symbols("theta_0 theta_star", real=True)
+    traj = symbolic.unroll(2, t0, ts)
+    # hand-typed (see test_document): theta_2 - theta* = (theta0 - theta*) [(1 + 2 phi1 phi3)^2 + 2 phi1 phi2 phi3]
+    by_hand = (t0 - ts) * ((1 + 2 * phi1 * phi3) ** 2 + 2 * phi1 * phi2 * phi3)
+    assert sp.simplify(traj.theta[2] - ts - by_hand) == 0
+    # the intermediate values, by hand
+    assert sp.simplify(traj.grad[0] - 2 * (t0 - ts)) == 0
+    assert sp.simplify(traj.h[0] - 2 * phi1 * (t0 - ts)) == 0
+    assert sp.simplify(traj.theta[1] - (t0 + 2 * phi1 * phi3 * (t0 - ts))) == 0
+    assert sp.simplify(traj.h[1] - (phi1 * traj.grad[1] + phi2 * traj.h[0])) == 0
+    assert sp.simplify(traj.g[1] - phi3 * traj.h[1]) == 0
+    # and the meta-loss with symbolic thetas is its square
+    L, _ = symbolic.meta_gradient(2, t0, ts)
+    assert sp.simplify(L - by_hand**2) == 0
+
+
+def test_symbolic_unroll_at_document_values():
+    traj = symbolic.unroll(2, 10, 5)
+    assert [sp.sympify(x).subs(DOC_AT) for x in traj.theta] == [10, 9, sp.Rational(77, 10)]
+    assert [sp.sympify(x).subs(DOC_AT) for x in traj.grad] == [10, 8]
+    assert [sp.sympify(x).subs(DOC_AT) for x in traj.h] == [1, sp.Rational(13, 10)]
+    assert [sp.sympify(x).subs(DOC_AT) for x in traj.g] == [-1, sp.Rational(-13, 10)]
+
+
+def test_symbolic_zero_steps():
+    traj = symbolic.unroll(0, 10, 5)
+    assert traj.theta == (10,) and traj.grad == traj.h == traj.g == ()
+    L, dL = symbolic.meta_gradient(0, 10, 5)
+    assert L == 25 and dL == (0, 0, 0)
+
+
+@pytest.mark.parametrize("steps, exc", [(-1, ValueError), (2.0, TypeError), (True, TypeError), ("2", TypeError)])
+def test_symbolic_bad_steps(steps, exc):
+    with pytest.raises(exc, match="steps"):
+        symbolic.unroll(steps)
+    with pytest.raises(exc, match="steps"):
+        symbolic.meta_gradient(steps)
+
+
+def test_symbolic_bad_thetas():
+    with pytest.raises(ValueError, match="theta0"):
+        symbolic.unroll(2, float("nan"), 5)
+    with pytest.raises(ValueError, match="theta_star"):
+        symbolic.meta_gradient(2, 10, float("inf"))
+
+
+# ---------------------------------------------------------------------------
+# loss along a ray, step sizes
+# ---------------------------------------------------------------------------
+
+
+def test_loss_along_at_zero_is_the_meta_loss():
+    p = symbolic.loss_along(TRUE_GRAD)
+    assert isinstance(p, sp.Poly)
+    assert p.eval(0) == sp.Rational(729, 100)
+    # theta_2 - theta* is a polynomial of degree 4 in phi, so of degree 4 in eta on a ray; L has degree 8
+    assert p.degree() == 8
+
+
+@pytest.mark.parametrize("direction", [TRUE_GRAD, (15, 8, -10), ("1/3", "-2/7", "5/11")], ids=["true", "assumed", "odd"])
+def test_loss_along_matches_reference_loop(direction):
+    d = [Fraction(str(v)) for v in direction]
+    p = symbolic.loss_along([sp.Rational(str(v)) for v in direction])
+    phi = [Fraction("0.1"), Fraction("0.5"), Fraction(-1)]
+    for eta in (Fraction(0), Fraction(1, 1000), Fraction(1, 100), Fraction(-3, 7), Fraction(2)):
+        expected = ref.loss([pi - eta * di for pi, di in zip(phi, d)], 10, 5, 2)
+        got = p.eval(sp.Rational(eta.numerator, eta.denominator))
+        assert got == sp.Rational(expected.numerator, expected.denominator)
+
+
+def test_loss_along_bad_direction():
+    with pytest.raises(ValueError, match="phi"):
+        symbolic.loss_along((1, 2))
+
+
+def _numeric_loss_at(eta, direction=TRUE_GRAD):
+    phi = np.array(metaopt.PHI_OLD) - float(eta) * np.array([float(d) for d in direction])
+    return metaopt.meta_loss(phi, 10.0, 5.0, 2)
+
+
+def test_step_sizes_true_gradient():
+    eta_max, eta_best = symbolic.step_sizes(TRUE_GRAD)
+    eta_max_f, eta_best_f = float(eta_max), float(eta_best)
+    L0 = 7.29
+    # the numeric library, independently of sympy: just below eta_max the loss is lower,
+    # just above it is higher
+    assert _numeric_loss_at(0.99 * eta_max_f) < L0
+    assert _numeric_loss_at(1.01 * eta_max_f) > L0
+    for frac in (0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99):
+        assert _numeric_loss_at(frac * eta_max_f) < L0, frac
+    # eta_best: inside (0, eta_max), a local minimum along the ray
+    assert 0 < eta_best_f < eta_max_f
+    here = _numeric_loss_at(eta_best_f)
+    assert here <= _numeric_loss_at(eta_best_f - 1e-6)
+    assert here <= _numeric_loss_at(eta_best_f + 1e-6)
+    assert here < L0
+    # the first minimum: the loss decreases all the way from 0 to eta_best
+    grid = np.linspace(0, eta_best_f, 50)
+    losses = [_numeric_loss_at(e) for e in grid]
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+    # the document's eta overshoots, ETA_TRAIN is safe
+    assert metaopt.ETA_TRAIN < eta_max_f < metaopt.ETA
+    # exactness: sympy algebraic numbers, eta_max a root of L(eta) - L(0)
+    p = symbolic.loss_along(TRUE_GRAD)
+    assert abs(sp.N(p.as_expr().subs(symbolic.eta, eta_max) - sp.Rational(729, 100), 50)) < sp.Float("1e-40")
+    assert abs(sp.N(p.diff(symbolic.eta).as_expr().subs(symbolic.eta, eta_best), 50)) < sp.Float("1e-40")
+
+
+def test_step_sizes_true_gradient_given_as_floats():
+    """The document's decimal gradient as floats is read exactly, giving the same answer."""
+    assert symbolic.step_sizes((-113.4, -5.4, 11.34)) == symbolic.step_sizes(TRUE_GRAD)
+
+
+def test_step_sizes_assumed_gradient_is_not_descent():
+    eta_max, eta_best = symbolic.step_sizes(metaopt.ASSUMED_GRADIENT)
+    assert eta_max == 0 and eta_best is None
+    # numerically: any small step along -assumed raises the loss
+    for eta in (1e-6, 1e-4, 1e-2):
+        assert _numeric_loss_at(eta, metaopt.ASSUMED_GRADIENT) > 7.29
+
+
+def test_step_sizes_zero_direction():
+    eta_max, eta_best = symbolic.step_sizes((0, 0, 0))
+    assert eta_max == sp.oo and eta_best is None
