@@ -265,11 +265,13 @@ def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False, record=
             h_prev = h[t - 1] if t > 0 else 0.0  # h_{−1} = 0
             phi2_bar = phi2_bar + h_bar * h_prev
             h_bar_next = phi2 * h_bar
+            if record is not None:  # this step's adjoints and shares of dL/dφ
+                record.append(dict(
+                    t=t, theta_next_bar=theta_bar, g_bar=g_bar, h_bar=h_bar, grad_bar=grad_bar,
+                    theta_bar=theta_bar + 2.0 * grad_bar,
+                    dphi1=h_bar * grad[t], dphi2=h_bar * h_prev, dphi3=g_bar * h[t],
+                ))
             # ∇_t = 2(θ_t − θ*)
-            if record is not None:
-                record.append(dict(t=t, theta_next_bar=theta_bar, g_bar=g_bar, h_bar=h_bar, grad_bar=grad_bar,
-                                   theta_bar=theta_bar + 2.0 * grad_bar, dphi1=h_bar * grad[t],
-                                   dphi2=h_bar * h_prev, dphi3=g_bar * h[t]))
             theta_bar = theta_bar + 2.0 * grad_bar
             if check and not all(
                 np.all(np.isfinite(x)) for x in (theta_bar, h_bar_next, phi1_bar, phi2_bar, phi3_bar)
