@@ -364,8 +364,8 @@ def finite_difference(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=S
     passes and carries a truncation error of order :math:`\\epsilon^2` plus a
     rounding error of order :math:`10^{-16} L / \\epsilon`. Shapes as for :func:`meta_gradient`.
     """
-    _check_inputs(phi, theta0, theta_star, steps)  # the same errors as meta_gradient
-    phi = _as_float_array("phi", phi)
+    phi1, phi2, phi3, *_ = _check_inputs(phi, theta0, theta_star, steps)  # errors as meta_gradient
+    phi = np.stack([phi1, phi2, phi3], axis=-1)
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite positive number, got {eps!r}")
     columns = []
