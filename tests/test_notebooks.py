@@ -35,11 +35,13 @@ def toc_files():
     return re.findall(r"^\s*(?:-\s*)?(?:file|root):\s*(\S+)", text, flags=re.M)
 
 
-def test_four_chapters_in_toc_order():
+def test_chapters_in_toc_in_order():
     files = toc_files()
     assert files[0] == "intro"
-    assert files[1:] == [f"chapters/{p.stem}" for p in CHAPTERS]
-    assert len(CHAPTERS) == 4
+    chapters = [f for f in files if f.startswith("chapters/")]
+    assert chapters == [f"chapters/{p.stem}" for p in CHAPTERS], "every chapter in the TOC, in file order"
+    for name in files:
+        assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), f"_toc.yml names missing {name}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -182,3 +184,57 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path):
     bad = run_nbval(altered)
     assert bad.returncode == 1, "nbval did not notice a changed stored number:\n" + bad.stdout[-2000:]
     assert "7.8" in bad.stdout
+
+
+# --- a chapter a course can use: objectives, summary, exercises with solutions ---------------
+
+EXERCISE = re.compile(r"```\{exercise\}\s*(?P<title>[^\n]*)\n(?P<options>(?::[\w-]+:[^\n]*\n)*)")
+SOLUTION = re.compile(r"```\{solution(?:-start)?\}\s*(?P<label>[\w-]+)")
+KINDS = {"by-hand": "By hand:", "code": "Code:", "predict": "Predict, then check:"}
+
+
+def markdown(path):
+    return ["".join(c["source"]) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+
+
+def exercises(path):
+    """(label, kind, title) of every exercise in a chapter, and the labels that have a solution."""
+    found, solved = [], set()
+    for text in markdown(path):
+        for match in EXERCISE.finditer(text):
+            options = dict(re.findall(r":([\w-]+):\s*([^\n]*)", match["options"]))
+            found.append((options.get("label"), options.get("class"), match["title"].strip()))
+        solved.update(SOLUTION.findall(text))
+    return found, solved
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_has_objectives_and_summary(path):
+    cells = markdown(path)
+    assert cells[0].startswith("# "), f"{path.name}: first cell is not the title"
+    assert ":::{admonition} Learning objectives" in cells[0], f"{path.name}: no learning objectives at the top"
+    headings = [line for text in cells for line in text.splitlines() if line.startswith("## ")]
+    assert "## Summary" in headings, f"{path.name}: no summary section"
+    assert headings[-2:] == ["## Summary", "## Exercises"], f"{path.name}: end with Summary, then Exercises"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_exercises_have_solutions_and_mix_kinds(path):
+    found, solved = exercises(path)
+    assert len(found) >= 3, f"{path.name}: {len(found)} exercises, want at least 3"
+    labels = [label for label, _, _ in found]
+    assert None not in labels and len(set(labels)) == len(labels), f"{path.name}: exercise labels missing or repeated"
+    for label, kind, title in found:
+        assert kind in KINDS, f"{path.name} {label}: :class: must be one of {sorted(KINDS)}"
+        assert title.startswith(KINDS[kind]), f"{path.name} {label}: title should start {KINDS[kind]!r}"
+        assert label in solved, f"{path.name}: exercise {label} has no solution"
+    assert {kind for _, kind, _ in found} == set(KINDS), f"{path.name}: want one exercise of each kind"
+    assert solved <= set(labels), f"{path.name}: solutions to unknown exercises {solved - set(labels)}"
+
+
+def test_exercise_checks_bite():
+    text = "```{exercise} Code: x\n:label: ex-a\n:class: code\n\nDo it.\n```\n"
+    found = EXERCISE.search(text)
+    assert found and dict(re.findall(r":([\w-]+):\s*([^\n]*)", found["options"])) == {"label": "ex-a", "class": "code"}
+    assert SOLUTION.findall("```{solution-start} ex-a\n:class: dropdown\n```") == ["ex-a"]
+    assert SOLUTION.findall("```{solution} ex-b\n") == ["ex-b"]
