@@ -61,6 +61,9 @@ def spectral_radius(phi, curvature=1.0):
     and :math:`\rho` is the largest modulus of the eigenvalues, the roots of
     :math:`\lambda^2 - (1 + 2ac + b)\lambda + b`. The error shrinks like :math:`\rho^t`
     when :math:`\rho < 1` and grows like it when :math:`\rho > 1`. Vectorized over phi (..., 3).
+
+    >>> round(spectral_radius((0.1, 0.5, -1.0)), 6)   # phi_old: complex pair of modulus sqrt(1/2)
+    0.707107
     """
     phi = _phi_array(phi)
     c = _as_float_array("curvature", curvature)

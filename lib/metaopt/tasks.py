@@ -263,6 +263,14 @@ def trajectory_meta_gradient(phi, tasks, steps, weights=None, truncation=None):
     treated as a constant, so loss terms with :math:`t \\le T - k` contribute
     nothing. ``k = T`` (the default) is the full gradient.
 
+    Examples
+    --------
+    The book's meta-loss is the case c = 1 with only the last loss counting:
+
+    >>> loss, grad = trajectory_meta_gradient((0.1, 0.5, -1.0), make_tasks(1.0, 5.0, 10.0), 2, weights=[0, 1])
+    >>> [round(float(g), 9) for g in grad[0]]
+    [-113.4, -5.4, 11.34]
+
     Returns
     -------
     loss : ndarray, shape batch
