@@ -192,3 +192,20 @@ def test_es_bad_input():
         horizon.es_meta_gradient(pairs=1)
     with pytest.raises(ValueError, match="phi"):
         horizon.es_gradient(lambda x: x.sum(-1), np.zeros((2, 3)), 0.1, 10, 0)
+
+
+def test_quadrature_order_beyond_T_plus_1_changes_nothing():
+    # T + 1 nodes are exact for the polynomial meta-loss, so more nodes agree to rounding; fewer do not
+    phi, sigma = (0.2, 0.6, -0.8), 0.2
+    exact = horizon.smoothed_meta_gradient(phi, sigma, steps=4)
+    np.testing.assert_allclose(horizon.smoothed_meta_gradient(phi, sigma, steps=4, order=9), exact, rtol=1e-10)
+    assert not np.allclose(horizon.smoothed_meta_gradient(phi, sigma, steps=4, order=2), exact, rtol=1e-6)
+    with pytest.raises(ValueError, match="order"):
+        horizon.smoothed_meta_loss(phi, sigma, steps=4, order=0)
+
+
+def test_gradient_norms_refuse_to_overflow():
+    with pytest.raises(metaopt.DivergenceError):
+        horizon.meta_gradient_norms((0.1, 1.5, -1.0), [5, 3000])
+    with pytest.raises(TypeError, match="steps"):
+        horizon.meta_gradient_norms((0.1, 0.5, -1.0), [2.5])

@@ -247,7 +247,12 @@ def es_meta_gradient(phi=PHI_OLD, sigma=0.01, pairs=1000, seed=0, theta0=THETA0,
 
 def _gauss_hermite(steps, order):
     """Nodes (K, 3) and weights (K,) of the product Gauss-Hermite rule for E over N(0, I_3)."""
-    n = steps + 1 if order is None else int(order)
+    if order is None:
+        n = steps + 1
+    elif isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
+        raise ValueError(f"order must be a positive integer number of quadrature nodes per axis, got {order!r}")
+    else:
+        n = int(order)
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / np.sqrt(2.0 * np.pi)
     grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
