@@ -189,3 +189,43 @@ def plot_trajectories(trajectories, theta_star, horizon=None, ax=None):
     ax.set_ylabel(r"$\theta_t$")
     ax.legend(loc="upper right")
     return ax
+
+
+# ---------------------------------------------------------------------------
+# Part II, chapters 7-8: long horizons and learning across tasks
+# ---------------------------------------------------------------------------
+
+COLORS.update(
+    {
+        "unstable": "#b2182b",  # an optimizer whose inner loop diverges (same red as the assumed gradient)
+        "momentum": "#01665e",  # heavy-ball momentum baseline
+        "adam": "#8c510a",  # Adam baseline
+    }
+)
+__all__ += ["plot_log_curves"]
+
+
+def plot_log_curves(x, curves, xlabel, ylabel, logx=False, band=None, band_label=None, logy=True, ax=None):
+    """Curves on a logarithmic y axis; ``curves`` maps label -> (y, color) or (y, color, linestyle).
+
+    Non-positive values are left out (they have no logarithm; ``logy=False`` gives a
+    linear axis and keeps them). ``band`` = (low, high)
+    shades an x range, for example the training range of a task distribution.
+    """
+    ax = ax or plt.subplots()[1]
+    x = np.asarray(x, dtype=float)
+    for label, spec in curves.items():
+        y, color = np.asarray(spec[0], dtype=float), spec[1]
+        style = spec[2] if len(spec) > 2 else "-"
+        keep = y > 0 if logy else np.isfinite(y)
+        ax.plot(x[keep], y[keep], style, color=color, label=label, lw=1.8)
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    if band is not None:
+        ax.axvspan(*band, color="#bbbbbb", alpha=0.3, lw=0, label=band_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best", fontsize=9)
+    return ax

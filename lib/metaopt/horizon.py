@@ -1,0 +1,290 @@
+r"""Long horizons: how the meta-gradient behaves as the number of inner steps T grows.
+
+* :func:`spectral_radius` -- the rate :math:`\rho` at which the inner loop's error
+  :math:`\theta_t - \theta^*` shrinks (:math:`\rho < 1`) or grows (:math:`\rho > 1`) per step;
+* :func:`meta_gradient_norms` -- :math:`\|\nabla_\phi L(\theta_T)\|` for many horizons T at once;
+* :func:`truncated_meta_gradient` -- truncated backpropagation through time, the
+  sweep stopped after the last k steps;
+* :func:`closed_form_size` and :func:`bptt_tape` -- what the sympy closed form and
+  reverse mode cost as T grows, counted deterministically (no timings);
+* :func:`es_gradient`, :func:`es_meta_gradient` -- the antithetic evolution-strategies
+  estimate of a gradient from loss values alone;
+* :func:`smoothed_meta_loss`, :func:`smoothed_meta_gradient` -- the Gaussian-smoothed
+  meta-loss :math:`L_\sigma(\phi) = \mathbb{E}_{\epsilon \sim N(0, I)} L(\phi + \sigma\epsilon)`
+  that ES actually estimates the gradient of, computed exactly by Gauss-Hermite
+  quadrature (the meta-loss is a polynomial in :math:`\phi`).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import sympy as sp
+
+from . import symbolic
+from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, _as_float_array, _check_steps, meta_gradient, meta_loss
+from .tasks import make_tasks, trajectory_meta_gradient
+
+__all__ = [
+    "spectral_radius",
+    "meta_gradient_norms",
+    "truncated_meta_gradient",
+    "closed_form_size",
+    "bptt_tape",
+    "ESEstimate",
+    "es_gradient",
+    "es_meta_gradient",
+    "smoothed_meta_loss",
+    "smoothed_meta_gradient",
+]
+
+
+def _phi_array(phi):
+    phi = _as_float_array("phi", phi)
+    if phi.ndim == 0 or phi.shape[-1] != 3:
+        raise ValueError(f"phi must hold (phi1, phi2, phi3) on its last axis, got shape {phi.shape}")
+    return phi
+
+
+def spectral_radius(phi, curvature=1.0):
+    r"""The per-step rate :math:`\rho` of the inner loop on :math:`L(\theta) = c(\theta - \theta^*)^2`.
+
+    With :math:`e_t = \theta_t - \theta^*` and :math:`u_t = \phi_3 h_{t-1}` the inner loop is linear,
+
+    .. math::
+        \begin{pmatrix} e_{t+1} \\ u_{t+1} \end{pmatrix} =
+        \begin{pmatrix} 1 + 2ac & b \\ 2ac & b \end{pmatrix}
+        \begin{pmatrix} e_t \\ u_t \end{pmatrix}, \qquad a = \phi_1\phi_3,\ b = \phi_2,
+
+    and :math:`\rho` is the largest modulus of the eigenvalues, the roots of
+    :math:`\lambda^2 - (1 + 2ac + b)\lambda + b`. The error shrinks like :math:`\rho^t`
+    when :math:`\rho < 1` and grows like it when :math:`\rho > 1`. Vectorized over phi (..., 3).
+
+    >>> round(spectral_radius((0.1, 0.5, -1.0)), 6)   # phi_old: complex pair of modulus sqrt(1/2)
+    0.707107
+    """
+    phi = _phi_array(phi)
+    c = _as_float_array("curvature", curvature)
+    trace = 1.0 + 2.0 * phi[..., 0] * phi[..., 2] * c + phi[..., 1]
+    det = phi[..., 1] * np.ones_like(trace)
+    root = np.sqrt((trace**2 - 4.0 * det).astype(complex))
+    rho = np.maximum(np.abs((trace + root) / 2.0), np.abs((trace - root) / 2.0))
+    return float(rho) if rho.ndim == 0 else rho
+
+
+def meta_gradient_norms(phi, horizons, theta0=THETA0, theta_star=THETA_STAR):
+    """:math:`\\|\\nabla_\\phi L(\\theta_T)\\|` (Euclidean norm) for every T in ``horizons``.
+
+    Each entry is one reverse-mode meta-gradient (:func:`metaopt.meta_gradient`).
+    Returns an array of shape ``(len(horizons),) + batch``. A horizon whose
+    meta-gradient overflows raises :class:`~metaopt.DivergenceError` naming the step.
+    """
+    horizons = [_check_steps(T) for T in np.atleast_1d(horizons).tolist()]
+    phi = _phi_array(phi)
+    return np.array([np.linalg.norm(meta_gradient(phi, theta0, theta_star, T)[1], axis=-1) for T in horizons])
+
+
+def truncated_meta_gradient(phi=PHI_OLD, truncation=STEPS, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+    """Truncated backpropagation through time: the meta-gradient of :math:`L(\\theta_T)` through the last k steps only.
+
+    The backward sweep stops after ``truncation`` = k steps: :math:`\\theta_{T-k}` and
+    :math:`h_{T-k-1}` are treated as constants, as if the inner loop had started
+    there. k = T gives the full meta-gradient; smaller k costs less memory (only
+    k steps are kept) and is biased. Returns (loss, grad) like :func:`metaopt.meta_gradient`.
+    """
+    steps = _check_steps(steps)
+    if steps == 0:
+        raise ValueError("steps must be >= 1 for a truncated meta-gradient")
+    weights = np.zeros(steps)
+    weights[-1] = 1.0  # only the last loss counts: L(θ_T), curvature c = 1
+    phi = _phi_array(phi)
+    batch = np.broadcast_shapes(phi.shape[:-1], np.shape(theta0), np.shape(theta_star))
+    tasks = make_tasks(1.0, np.broadcast_to(theta_star, batch).ravel(), np.broadcast_to(theta0, batch).ravel())
+    flat_phi = np.broadcast_to(phi, batch + (3,)).reshape(-1, 3)
+    loss, grad = trajectory_meta_gradient(flat_phi, tasks, steps, weights, truncation)
+    if batch == ():
+        return float(loss[0]), grad[0]
+    return loss.reshape(batch), grad.reshape(batch + (3,))
+
+
+# ---------------------------------------------------------------------------
+# the cost of the closed form against reverse mode, counted
+# ---------------------------------------------------------------------------
+
+
+class ClosedFormSize(NamedTuple):
+    """The size of the sympy closed form for one horizon T (see :func:`closed_form_size`)."""
+
+    steps: int
+    degree: int
+    loss_terms: int
+    gradient_terms: int
+    gradient_operations: int
+
+
+def closed_form_size(steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFormSize:
+    """How big the expanded closed form of the meta-loss and its gradient is, for T = ``steps``.
+
+    ``degree`` is the total degree of :math:`L(\\theta_T)` as a polynomial in phi,
+    ``loss_terms`` and ``gradient_terms`` count the monomials of :math:`L` and of its
+    three partial derivatives together, and ``gradient_operations`` is
+    ``sympy.count_ops`` of the three expanded derivatives: the arithmetic operations
+    needed to evaluate them as written.
+    """
+    steps = _check_steps(steps)
+    L, dL = symbolic.meta_gradient(steps, theta0, theta_star)
+    poly = sp.Poly(L, *symbolic.PHI)
+    terms = sum(len(sp.Poly(d, *symbolic.PHI).terms()) for d in dL)
+    operations = sum(int(sp.count_ops(d)) for d in dL)
+    return ClosedFormSize(steps, int(poly.total_degree()), len(poly.terms()), terms, operations)
+
+
+def bptt_tape(steps):
+    """Reverse mode written out as a straight-line program (a tape) for T = ``steps``.
+
+    Returns a list of ``(name, expression)`` assignments in sympy: the forward
+    pass, then the backward sweep of :func:`metaopt.meta_gradient`, each
+    intermediate a fresh symbol. Evaluated in order with numbers for
+    ``phi1, phi2, phi3, theta_0, theta_star``, the last three assignments are
+    :math:`\\partial L/\\partial\\phi_{1,2,3}`. ``sum(sp.count_ops(e) for _, e in tape)``
+    is the number of arithmetic operations reverse mode performs.
+    """
+    steps = _check_steps(steps)
+    p1, p2, p3 = symbolic.PHI
+    t0, ts = sp.symbols("theta_0 theta_star")
+    tape = []
+
+    def put(name, expr):
+        symbol = sp.Symbol(name)
+        tape.append((symbol, expr))
+        return symbol
+
+    theta, grad, h = [t0], [], []
+    h_prev = sp.Integer(0)  # h_{-1} = 0; sympy drops the terms it multiplies
+    for t in range(steps):
+        grad.append(put(f"nabla_{t}", 2 * (theta[t] - ts)))  # ∇_t = 2(θ_t − θ*)
+        h.append(put(f"h_{t}", p1 * grad[t] + p2 * h_prev))  # h_t = φ1 ∇_t + φ2 h_{t−1}
+        g = put(f"g_{t}", p3 * h[t])  # g_t = φ3 h_t
+        theta.append(put(f"theta_{t + 1}", theta[t] + g))  # θ_{t+1} = θ_t + g_t
+        h_prev = h[t]
+    error = put("e_T", theta[steps] - ts)
+    put("L", error**2)
+    theta_bar = put(f"thetabar_{steps}", 2 * error)  # θ̄_T
+    bars = [sp.Integer(0)] * 3  # running sums of dL/dφ1, dL/dφ2, dL/dφ3
+    h_bar_next = sp.Integer(0)
+    for t in reversed(range(steps)):
+        # ḡ_t = θ̄_{t+1}: no operation, the same value is reused
+        bars[2] = put(f"phi3bar_{t}", bars[2] + theta_bar * h[t])
+        h_bar = put(f"hbar_{t}", p3 * theta_bar + p2 * h_bar_next)
+        bars[0] = put(f"phi1bar_{t}", bars[0] + h_bar * grad[t])
+        if t > 0:  # at t = 0, h_{-1} = 0 adds nothing to dL/dφ2, and θ̄_0 is not needed
+            bars[1] = put(f"phi2bar_{t}", bars[1] + h_bar * h[t - 1])
+            theta_bar = put(f"thetabar_{t}", theta_bar + 2 * p1 * h_bar)  # θ̄_t = θ̄_{t+1} + 2 φ1 h̄_t
+        h_bar_next = h_bar
+    for i, bar in enumerate(bars, start=1):
+        tape.append((sp.Symbol(f"dL_dphi{i}"), bar))
+    return tape
+
+
+# ---------------------------------------------------------------------------
+# evolution strategies and the Gaussian-smoothed meta-loss
+# ---------------------------------------------------------------------------
+
+
+class ESEstimate(NamedTuple):
+    """An antithetic ES gradient estimate and its standard error.
+
+    Attributes
+    ----------
+    grad : ndarray, shape (3,)
+        The estimate :math:`\\hat g`.
+    stderr : ndarray, shape (3,)
+        The standard error of each component, from the spread of the ``pairs`` samples.
+    """
+
+    grad: np.ndarray
+    stderr: np.ndarray
+
+
+def _check_sigma(sigma):
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite positive smoothing scale, got {sigma!r}")
+    return float(sigma)
+
+
+def es_gradient(func, phi, sigma, pairs, seed) -> ESEstimate:
+    """Antithetic evolution-strategies estimate of the gradient of ``func`` at ``phi`` (3,).
+
+    .. math::
+        \\hat g = \\frac{1}{N} \\sum_{i=1}^{N} \\frac{f(\\phi + \\sigma\\epsilon_i) - f(\\phi - \\sigma\\epsilon_i)}{2\\sigma}\\, \\epsilon_i,
+        \\qquad \\epsilon_i \\sim N(0, I_3),
+
+    with :math:`N` = ``pairs`` directions drawn from ``numpy.random.default_rng(seed)``
+    (``standard_normal((N, 3))``). ``func`` maps an array of points (N, 3) to
+    their losses (N,). Only loss values are used, no derivatives.
+    :math:`\\hat g` is an unbiased estimate of the gradient of the smoothed loss
+    :math:`f_\\sigma(\\phi) = \\mathbb{E}\\, f(\\phi + \\sigma\\epsilon)`, not of :math:`f` itself.
+    """
+    phi = _phi_array(phi)
+    if phi.shape != (3,):
+        raise ValueError(f"phi must be one point (phi1, phi2, phi3), got shape {phi.shape}")
+    sigma = _check_sigma(sigma)
+    if isinstance(pairs, bool) or not isinstance(pairs, numbers.Integral) or pairs < 2:
+        raise ValueError(f"pairs must be an integer >= 2 (number of antithetic pairs), got {pairs!r}")
+    eps = np.random.default_rng(seed).standard_normal((int(pairs), 3))
+    plus = np.asarray(func(phi + sigma * eps), dtype=float)
+    minus = np.asarray(func(phi - sigma * eps), dtype=float)
+    samples = ((plus - minus) / (2.0 * sigma))[:, None] * eps
+    return ESEstimate(samples.mean(axis=0), samples.std(axis=0, ddof=1) / np.sqrt(pairs))
+
+
+def es_meta_gradient(phi=PHI_OLD, sigma=0.01, pairs=1000, seed=0, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+    """:func:`es_gradient` of the book's meta-loss :math:`L(\\theta_T)` (inner loops only, no backward pass)."""
+    return es_gradient(lambda points: meta_loss(points, theta0, theta_star, steps), phi, sigma, pairs, seed)
+
+
+def _gauss_hermite(steps, order):
+    """Nodes (K, 3) and weights (K,) of the product Gauss-Hermite rule for E over N(0, I_3)."""
+    if order is None:
+        n = steps + 1
+    elif isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
+        raise ValueError(f"order must be a positive integer number of quadrature nodes per axis, got {order!r}")
+    else:
+        n = int(order)
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / np.sqrt(2.0 * np.pi)
+    grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
+    weight = (w[:, None, None] * w[None, :, None] * w[None, None, :]).ravel()
+    return grid, weight
+
+
+def smoothed_meta_loss(phi=PHI_OLD, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
+    """The Gaussian-smoothed meta-loss :math:`L_\\sigma(\\phi) = \\mathbb{E}\\, L(\\theta_T)(\\phi + \\sigma\\epsilon)`, :math:`\\epsilon \\sim N(0, I_3)`.
+
+    Computed by the product Gauss-Hermite rule with ``order`` = T + 1 nodes per
+    axis (the default), which is exact for the meta-loss: a polynomial of degree
+    at most 2T in each :math:`\\phi_i`. ``phi`` (..., 3) may be a batch.
+    """
+    phi = _phi_array(phi)
+    sigma = _check_sigma(sigma)
+    steps = _check_steps(steps)
+    nodes, weights = _gauss_hermite(steps, order)
+    points = phi[..., None, :] + sigma * nodes
+    return np.tensordot(meta_loss(points, theta0, theta_star, steps), weights, axes=(-1, 0))
+
+
+def smoothed_meta_gradient(phi=PHI_OLD, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
+    """:math:`\\nabla_\\phi L_\\sigma(\\phi) = \\mathbb{E}\\, \\nabla_\\phi L(\\phi + \\sigma\\epsilon)`, exactly, by the same quadrature.
+
+    The expectation of the reverse-mode meta-gradient over the Gaussian: what
+    the ES estimate converges to as the number of pairs grows.
+    """
+    phi = _phi_array(phi)
+    sigma = _check_sigma(sigma)
+    steps = _check_steps(steps)
+    nodes, weights = _gauss_hermite(steps, order)
+    points = phi[..., None, :] + sigma * nodes
+    _, grads = meta_gradient(points, theta0, theta_star, steps)
+    return np.einsum("...kj,k->...j", grads, weights)
