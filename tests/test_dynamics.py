@@ -228,3 +228,16 @@ def test_errors():
         dynamics.zero_loss_beta(0.0)
     with pytest.raises(metaopt.DivergenceError, match="step"):
         dynamics.heavy_ball(5.0, 0.9, 10.0, 5.0, steps=2000)
+
+
+def test_critical_beta_is_where_the_discriminant_vanishes():
+    rng = np.random.default_rng(62)
+    for alpha in rng.uniform(0, 2, 20):
+        beta = dynamics.critical_beta(alpha)
+        trace = 1 - 2 * alpha + beta
+        assert trace * trace - 4 * beta == pytest.approx(0.0, abs=1e-12)
+        above = dynamics.eigenvalues((alpha, beta + 0.01, -1.0))
+        below = dynamics.eigenvalues((alpha, beta - 0.01, -1.0))
+        assert abs(above[0].imag) > 0 and abs(below[0].imag) == 0
+        # in the complex region the spectral radius is sqrt(beta), whatever alpha is
+        assert dynamics.spectral_radius((alpha, beta + 0.01, -1.0)) == pytest.approx((beta + 0.01) ** 0.5)

@@ -39,6 +39,7 @@ __all__ = [
     "zero_loss_phi2",
     "zero_loss_beta",
     "balance",
+    "critical_beta",
 ]
 
 
@@ -187,6 +188,19 @@ def zero_loss_beta(alpha):
     if np.any(alpha == 0):
         raise ValueError("alpha must be non-zero")
     beta = (1.0 - 2.0 * alpha) ** 2 / (2.0 * alpha)
+    return float(beta) if beta.ndim == 0 else beta
+
+
+def critical_beta(alpha):
+    r"""The momentum where the two eigenvalues of :math:`M` meet: :math:`\beta = (1 - \sqrt{2\alpha})^2`, for :math:`0 \le \alpha \le 2`.
+
+    Above this curve the eigenvalues are a complex pair with :math:`|\lambda| = \sqrt\beta`
+    (the error spirals in, overshooting); below it they are real.
+    """
+    alpha = _as_float_array("alpha", alpha)
+    if np.any(alpha < 0) or np.any(alpha > 2):
+        raise ValueError("alpha must be in [0, 2] for the critical-damping curve inside |beta| <= 1")
+    beta = (1.0 - np.sqrt(2.0 * alpha)) ** 2
     return float(beta) if beta.ndim == 0 else beta
 
 
