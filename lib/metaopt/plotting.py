@@ -235,7 +235,8 @@ def plot_loss_slice(u, v, loss, xlabel, ylabel, points=None, floor=1e-4, ax=None
     filled = ax.contourf(u, v, logged, levels=24, cmap="magma")
     plt.colorbar(filled, ax=ax, label=r"$\log_{10} L(\theta_2)$")
     for label, ((x, y), color, marker) in (points or {}).items():
-        ax.plot([x], [y], marker, color=color, ms=9, mec="white", mew=1.2, label=label, zorder=4)
+        ax.plot([x], [y], marker, color=color, ms=15 if marker == "*" else 9, mec="white", mew=1.0,
+                label=label, zorder=4)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(False)
