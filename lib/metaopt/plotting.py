@@ -225,7 +225,7 @@ def plot_convergence_map(alphas, betas, rho, points=None, curves=None, ax=None):
     return ax
 
 
-def plot_loss_slice(u, v, loss, xlabel, ylabel, points=None, floor=1e-4, ax=None):
+def plot_loss_slice(u, v, loss, xlabel, ylabel, points=None, floor=1e-4, ax=None, legend=True):
     """Contours of log10 of the meta-loss on a plane of phi-space; ``points`` as in plot_convergence_map.
 
     Values below ``floor`` are drawn at the floor, so the zero-loss curve shows as the darkest valley.
@@ -240,7 +240,7 @@ def plot_loss_slice(u, v, loss, xlabel, ylabel, points=None, floor=1e-4, ax=None
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(False)
-    if points:
+    if points and legend:
         ax.legend(loc="upper right", fontsize=9, frameon=True, framealpha=0.9)
     return ax
 
