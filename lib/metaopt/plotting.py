@@ -191,6 +191,76 @@ def plot_trajectories(trajectories, theta_star, horizon=None, ax=None):
     return ax
 
 
+# --- Part II, chapters 5 and 6: dynamics, landscape, meta-optimizers -------------------------
+
+__all__ += ["plot_convergence_map", "plot_loss_slice", "plot_training_curves"]
+
+
+def plot_convergence_map(alphas, betas, rho, points=None, curves=None, ax=None):
+    """The spectral radius rho(M) over the (alpha, beta) plane, with the boundary rho = 1.
+
+    ``rho`` has shape (len(betas), len(alphas)); the region rho >= 1 (the inner
+    loop diverges) is grey. ``points`` maps a label to ((alpha, beta), color,
+    marker); ``curves`` maps a label to (alpha_values, beta_values, color, linestyle).
+    """
+    ax = ax or plt.subplots(figsize=(6.4, 4.6))[1]
+    rho = np.asarray(rho, dtype=float)
+    stable = np.ma.masked_where(rho >= 1.0, rho)
+    image = ax.pcolormesh(alphas, betas, stable, cmap="viridis", vmin=0.0, vmax=1.0, shading="auto")
+    ax.pcolormesh(alphas, betas, np.ma.masked_where(rho < 1.0, rho), cmap="Greys", vmin=0.0, vmax=4.0,
+                  shading="auto")
+    ax.contour(alphas, betas, rho, levels=[1.0], colors="black", linewidths=1.2)
+    plt.colorbar(image, ax=ax, label=r"spectral radius $\rho(M)$ where $< 1$")
+    for label, (xs, ys, color, style) in (curves or {}).items():
+        ax.plot(xs, ys, color=color, ls=style, lw=1.8, label=label)
+    for label, ((a, b), color, marker) in (points or {}).items():
+        ax.plot([a], [b], marker, color=color, ms=15 if marker == "*" else 10, mec="white", mew=1.2,
+                label=label, zorder=4)
+    ax.set_xlim(float(np.min(alphas)), float(np.max(alphas)))
+    ax.set_ylim(float(np.min(betas)), float(np.max(betas)))
+    ax.set_xlabel(r"step size $\alpha = -\phi_1\phi_3$")
+    ax.set_ylabel(r"momentum $\beta = \phi_2$")
+    ax.grid(False)
+    ax.legend(loc="lower right", fontsize=9, frameon=True, framealpha=0.9, facecolor="0.75")
+    return ax
+
+
+def plot_loss_slice(u, v, loss, xlabel, ylabel, points=None, floor=1e-4, ax=None, legend=True):
+    """Contours of log10 of the meta-loss on a plane of phi-space; ``points`` as in plot_convergence_map.
+
+    Values below ``floor`` are drawn at the floor, so the zero-loss curve shows as the darkest valley.
+    """
+    ax = ax or plt.subplots()[1]
+    logged = np.log10(np.maximum(np.asarray(loss, dtype=float), floor))
+    filled = ax.contourf(u, v, logged, levels=24, cmap="magma")
+    plt.colorbar(filled, ax=ax, label=r"$\log_{10} L(\theta_2)$")
+    for label, ((x, y), color, marker) in (points or {}).items():
+        ax.plot([x], [y], marker, color=color, ms=15 if marker == "*" else 9, mec="white", mew=1.0,
+                label=label, zorder=4)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    if points and legend:
+        ax.legend(loc="upper right", fontsize=9, frameon=True, framealpha=0.9)
+    return ax
+
+
+def plot_training_curves(runs, ax=None, ylabel=r"meta-loss $L(\theta_2)$"):
+    """Meta-loss per meta-iteration, log scale; ``runs`` maps a label to (history, color, linestyle).
+
+    Iterations where the loss is exactly 0 are left out (a log scale has no 0).
+    """
+    ax = ax or plt.subplots()[1]
+    for label, (history, color, style) in runs.items():
+        loss = np.asarray(history.loss, dtype=float)
+        k = np.arange(len(loss))
+        keep = loss > 0
+        ax.semilogy(k[keep], loss[keep], color=color, ls=style, label=label)
+    ax.set_xlabel(r"meta-iteration $k$")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper right", fontsize=9)
+
+
 # ---------------------------------------------------------------------------
 # Part II, chapters 7-8: long horizons and learning across tasks
 # ---------------------------------------------------------------------------

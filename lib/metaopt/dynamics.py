@@ -1,0 +1,217 @@
+r"""The inner loop as heavy-ball momentum and as a 2×2 linear dynamical system.
+
+Eliminating the hidden state from the linear RNN (:math:`g_t = \phi_3 h_t`,
+:math:`h_t = \phi_1\nabla_t + \phi_2 h_{t-1}`) gives
+
+.. math:: g_t = -\alpha\,\nabla_t + \beta\, g_{t-1}, \qquad
+          \alpha = -\phi_1\phi_3, \quad \beta = \phi_2,
+
+gradient descent with step size :math:`\alpha` and heavy-ball momentum :math:`\beta`
+(Polyak 1964). On the optimizee :math:`(\theta - \theta^*)^2`, with the error
+:math:`e_t = \theta_t - \theta^*` and :math:`\nabla_t = 2 e_t`, the state
+:math:`z_t = (e_t, g_{t-1})` evolves linearly,
+
+.. math:: z_{t+1} = M z_t, \qquad
+          M = \begin{pmatrix} 1 - 2\alpha & \beta \\ -2\alpha & \beta \end{pmatrix},
+          \qquad z_0 = (\theta_0 - \theta^*, 0),
+
+so the inner loop converges for every start exactly when the spectral radius
+:math:`\rho(M)` is below 1. The eigenvalues solve
+:math:`\lambda^2 - (1 - 2\alpha + \beta)\lambda + \beta = 0`.
+
+Every function takes ``phi`` of shape ``(..., 3)`` (a batch), like :mod:`metaopt.core`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .core import THETA0, THETA_STAR, DivergenceError, _as_float_array, _check_steps
+
+__all__ = [
+    "momentum_params",
+    "phi_from_momentum",
+    "heavy_ball",
+    "transition_matrix",
+    "eigenvalues",
+    "spectral_radius",
+    "convergence_map",
+    "zero_loss_phi2",
+    "zero_loss_beta",
+    "balance",
+    "critical_beta",
+]
+
+
+def _phi(phi) -> np.ndarray:
+    phi = _as_float_array("phi", phi)
+    if phi.ndim == 0 or phi.shape[-1] != 3:
+        raise ValueError(
+            "phi must hold the 3 optimizer parameters (phi1, phi2, phi3) along its "
+            f"last axis, got shape {phi.shape}"
+        )
+    return phi
+
+
+def momentum_params(phi):
+    r"""Step size and momentum of the RNN optimizer: :math:`\alpha = -\phi_1\phi_3`, :math:`\beta = \phi_2`.
+
+    Returns ``(alpha, beta)``, floats for one ``phi`` or arrays of the batch shape.
+
+    >>> momentum_params((0.1, 0.5, -1.0))
+    (0.1, 0.5)
+    """
+    phi = _phi(phi)
+    alpha = -phi[..., 0] * phi[..., 2] + 0.0  # + 0.0 turns -0.0 into 0.0
+    beta = phi[..., 1]
+    if alpha.ndim == 0:
+        return float(alpha), float(beta)
+    return alpha, beta
+
+
+def phi_from_momentum(alpha, beta, phi3=-1.0) -> np.ndarray:
+    r"""One :math:`\phi` with step size ``alpha`` and momentum ``beta``: :math:`(-\alpha/\phi_3, \beta, \phi_3)`.
+
+    Any non-zero ``phi3`` gives the same optimizer; the default -1 is the document's.
+    """
+    alpha = _as_float_array("alpha", alpha)
+    beta = _as_float_array("beta", beta)
+    phi3 = _as_float_array("phi3", phi3)
+    if np.any(phi3 == 0):
+        raise ValueError("phi3 must be non-zero: with phi3 = 0 the optimizer never moves")
+    alpha, beta, phi3 = np.broadcast_arrays(alpha, beta, phi3)
+    return np.stack([-alpha / phi3, beta, phi3], axis=-1)
+
+
+def heavy_ball(alpha, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2) -> np.ndarray:
+    r"""Gradient descent with heavy-ball momentum on :math:`(\theta - \theta^*)^2`, written as Polyak writes it.
+
+    .. math:: \theta_{t+1} = \theta_t - \alpha\,\nabla_t + \beta\,(\theta_t - \theta_{t-1}),
+              \qquad \theta_{-1} = \theta_0 .
+
+    No hidden state and no :math:`\phi`: a second, independent route to the
+    trajectory that :func:`metaopt.unroll` computes with the RNN.
+
+    Returns
+    -------
+    ndarray, shape (..., steps + 1)
+        :math:`\theta_0, \dots, \theta_T`.
+    """
+    steps = _check_steps(steps)
+    alpha, beta, theta0, theta_star = np.broadcast_arrays(
+        *(_as_float_array(n, v) for n, v in
+          (("alpha", alpha), ("beta", beta), ("theta0", theta0), ("theta_star", theta_star)))
+    )
+    thetas = [theta0.astype(float)]
+    previous = theta0.astype(float)  # θ_{−1} = θ_0: no previous step to continue
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            current = thetas[-1]
+            grad = 2.0 * (current - theta_star)  # ∇_t = 2(θ_t − θ*)
+            thetas.append(current - alpha * grad + beta * (current - previous))
+            previous = current
+            if not np.all(np.isfinite(thetas[-1])):
+                raise DivergenceError(
+                    f"heavy-ball iteration diverged: theta_{t + 1} left the finite range at step t={t}"
+                )
+    return np.stack(thetas, axis=-1)
+
+
+def transition_matrix(phi) -> np.ndarray:
+    r"""The matrix :math:`M(\phi)` with :math:`(e_{t+1}, g_t) = M\,(e_t, g_{t-1})`, shape (..., 2, 2).
+
+    .. math:: M = \begin{pmatrix} 1 + 2\phi_1\phi_3 & \phi_2 \\ 2\phi_1\phi_3 & \phi_2 \end{pmatrix}
+
+    >>> transition_matrix((0.1, 0.5, -1.0)).tolist()
+    [[0.8, 0.5], [-0.2, 0.5]]
+    """
+    phi = _phi(phi)
+    a = phi[..., 0] * phi[..., 2]  # φ1φ3 = −α
+    b = phi[..., 1]
+    # e_{t+1} = e_t + g_t = (1 + 2a) e_t + b g_{t−1};  g_t = a ∇_t + b g_{t−1} = 2a e_t + b g_{t−1}
+    return np.stack([np.stack([1.0 + 2.0 * a, b], -1), np.stack([2.0 * a, b], -1)], -2)
+
+
+def eigenvalues(phi) -> np.ndarray:
+    r"""The two eigenvalues of :math:`M(\phi)`, complex, shape (..., 2), larger modulus first.
+
+    Roots of :math:`\lambda^2 - (1 - 2\alpha + \beta)\lambda + \beta`, by the quadratic formula.
+    """
+    alpha, beta = (np.asarray(v, dtype=float) for v in momentum_params(phi))
+    trace = 1.0 - 2.0 * alpha + beta
+    root = np.sqrt((trace * trace - 4.0 * beta).astype(complex))
+    lam = np.stack([(trace + root) / 2.0, (trace - root) / 2.0], axis=-1)
+    order = np.argsort(-np.abs(lam), axis=-1, kind="stable")
+    return np.take_along_axis(lam, order, axis=-1)
+
+
+def spectral_radius(phi):
+    r""":math:`\rho(M(\phi))`, the largest eigenvalue modulus: the inner loop's error shrinks
+    like :math:`\rho^t`, and converges from every start if and only if :math:`\rho < 1`.
+
+    A float for one ``phi``, else an array of the batch shape.
+    """
+    rho = np.abs(eigenvalues(phi))[..., 0]
+    return float(rho) if rho.ndim == 0 else rho
+
+
+def convergence_map(alphas, betas):
+    r"""Spectral radius on a grid of step sizes ``alphas`` (columns) and momenta ``betas`` (rows).
+
+    Returns an array of shape ``(len(betas), len(alphas))``, ready for ``imshow``/``contour``.
+    """
+    alphas = _as_float_array("alphas", alphas).ravel()
+    betas = _as_float_array("betas", betas).ravel()
+    A, B = np.meshgrid(alphas, betas)
+    return spectral_radius(phi_from_momentum(A, B))
+
+
+def zero_loss_phi2(phi1, phi3):
+    r"""The :math:`\phi_2` that makes the two-step meta-loss exactly zero, given :math:`\phi_1, \phi_3`.
+
+    .. math:: \phi_2 = -\frac{(1 + 2\phi_1\phi_3)^2}{2\phi_1\phi_3}, \qquad \phi_1\phi_3 \ne 0,
+
+    from :math:`\theta_2 - \theta^* = \big((1 + 2\phi_1\phi_3)^2 + 2\phi_1\phi_2\phi_3\big)(\theta_0 - \theta^*)`.
+    """
+    phi1 = _as_float_array("phi1", phi1)
+    phi3 = _as_float_array("phi3", phi3)
+    a = phi1 * phi3
+    if np.any(a == 0):
+        raise ValueError("phi1 * phi3 must be non-zero: with no step size no phi2 reaches theta*")
+    phi2 = -((1.0 + 2.0 * a) ** 2) / (2.0 * a)
+    return float(phi2) if phi2.ndim == 0 else phi2
+
+
+def zero_loss_beta(alpha):
+    r"""The momentum that makes the two-step meta-loss zero for step size ``alpha``: :math:`\beta = (1 - 2\alpha)^2 / 2\alpha`."""
+    alpha = _as_float_array("alpha", alpha)
+    if np.any(alpha == 0):
+        raise ValueError("alpha must be non-zero")
+    beta = (1.0 - 2.0 * alpha) ** 2 / (2.0 * alpha)
+    return float(beta) if beta.ndim == 0 else beta
+
+
+def critical_beta(alpha):
+    r"""The momentum where the two eigenvalues of :math:`M` meet: :math:`\beta = (1 - \sqrt{2\alpha})^2`, for :math:`0 \le \alpha \le 2`.
+
+    Above this curve the eigenvalues are a complex pair with :math:`|\lambda| = \sqrt\beta`
+    (the error spirals in, overshooting); below it they are real.
+    """
+    alpha = _as_float_array("alpha", alpha)
+    if np.any(alpha < 0) or np.any(alpha > 2):
+        raise ValueError("alpha must be in [0, 2] for the critical-damping curve inside |beta| <= 1")
+    beta = (1.0 - np.sqrt(2.0 * alpha)) ** 2
+    return float(beta) if beta.ndim == 0 else beta
+
+
+def balance(phi):
+    r""":math:`\phi_1^2 - \phi_3^2`, which meta-gradient flow leaves unchanged.
+
+    Because the loss depends on :math:`\phi_1, \phi_3` only through :math:`\phi_1\phi_3`,
+    :math:`\phi_1\,\partial L/\partial\phi_1 = \phi_3\,\partial L/\partial\phi_3`, so
+    :math:`\tfrac{d}{ds}(\phi_1^2 - \phi_3^2) = 0` along :math:`\dot\phi = -\nabla_\phi L`;
+    a gradient step of size :math:`\eta` changes it by :math:`\eta^2 (g_1^2 - g_3^2)` only.
+    """
+    phi = _phi(phi)
+    value = phi[..., 0] ** 2 - phi[..., 2] ** 2
+    return float(value) if value.ndim == 0 else value
