@@ -31,26 +31,19 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
+from metaopt._browser import (
+    HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-HOW_TO_ENABLE = (
-    "to enable them install Debian's chromium and the CJK fonts "
-    "(apt-get install --no-install-recommends chromium fonts-noto-cjk), or run .ci/run"
-)
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 # Folders of the built site that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "mathjax", "_downloads"}
@@ -69,17 +62,11 @@ def in_ci() -> bool:
 
 def require_browser():
     """Skip (or, under CI=true, fail) when there is no browser to run."""
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "Playwright is not installed (make venv installs it from requirements.txt)"
-    if problem is None and not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        problem = f"no chromium found (looked for {CHROMIUM})"
+    problem = browser_problem()
     if problem:
         if in_ci():
-            pytest.fail(f"browser tests cannot run: {problem}. CI=true requires them; {HOW_TO_ENABLE}.")
-        pytest.skip(f"browser tests skipped: {problem}; {HOW_TO_ENABLE}.")
+            pytest.fail(f"browser tests cannot run: {problem}. CI=true requires them: {HOW_TO_ENABLE}.")
+        pytest.skip(f"browser tests skipped: {problem}. To enable them, {HOW_TO_ENABLE}.")
 
 
 def ensure_site():
@@ -106,49 +93,10 @@ def site_pages(site: Path) -> list[str]:
     return pages
 
 
-# --- a quiet local web server -------------------------------------------------------------
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class Server:
-    def __init__(self, directory: Path):
-        self.root = Path(directory)
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.netloc = f"127.0.0.1:{self.httpd.server_address[1]}"
-        self.url = f"http://{self.netloc}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 # --- what a page looks like in the browser ------------------------------------------------
-
-# Wait for MathJax (if the page loads it) to finish its first typesetting, and for fonts.
-WAIT_FOR_MATH = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  await document.fonts.ready;
-}"""
 
 INSPECT = """() => {
   const text = (el) => (el ? el.textContent.replace(/\\s+/g, ' ').trim() : '');
-  // Raw TeX: text outside code, scripts and typeset math that still looks like TeX.
-  const clone = document.body.cloneNode(true);
-  clone.querySelectorAll('pre, code, script, style, textarea, mjx-container, .highlight')
-       .forEach((e) => e.remove());
-  const raw = [];
-  const body = clone.textContent;
-  const tex = /\\\\[A-Za-z]+|\\\\[()\\[\\]]|\\$\\$/g;
-  let m;
-  while ((m = tex.exec(body)) && raw.length < 5) {
-    raw.push(body.slice(Math.max(0, m.index - 30), m.index + 30).replace(/\\s+/g, ' '));
-  }
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   const column = article.getBoundingClientRect();
   const images = Array.from(document.images).map((img) => {
@@ -165,12 +113,9 @@ INSPECT = """() => {
   });
   return {
     title: document.title,
-    raw_tex: raw,
     math: mathNodes.length,
     math_untypeset: mathNodes.filter((e) => !e.querySelector('mjx-container')).slice(0, 5).map(text),
     math_typeset: document.querySelectorAll('mjx-container').length,
-    math_errors: Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]')).slice(0, 5)
-                   .map((e) => e.getAttribute('data-mjx-error') || text(e)),
     images: images,
     links: Array.from(document.querySelectorAll('a[href]')).map((a) => a.href),
     exercises: Array.from(document.querySelectorAll('div.exercise')).map((e) => e.id),
@@ -198,6 +143,7 @@ REVEAL = """(id) => {
 
 
 REDIRECT = re.compile(r'<meta[^>]+http-equiv="refresh"', re.I)
+REDIRECT_TARGET = re.compile(r'<meta[^>]+http-equiv="refresh"[^>]+content="\d+;\s*url=([^"]+)"', re.I)
 
 
 def visit(context, server: Server, rel: str, screenshot: str | None = None, reveal: bool = True) -> dict:
@@ -209,20 +155,15 @@ def visit(context, server: Server, rel: str, screenshot: str | None = None, reve
     page.on("response", lambda r: r.status >= 400 and record["failed"].append(f"{r.status} {r.url}"))
     page.on("requestfailed", lambda r: record["failed"].append(f"{r.failure} {r.url}"))
 
-    def route(route, request):
-        if urlsplit(request.url).netloc == server.netloc:
-            route.continue_()
-        else:
-            record["blocked"].append(request.url)
-            route.abort()
-
-    page.route("**/*", route)
+    block_other_hosts(page, server, record["blocked"])
     page.goto(server.url + rel, wait_until="load")
     if REDIRECT.search((server.root / rel).read_text(encoding="utf-8", errors="replace")):
         page.wait_for_url(lambda url: not url.endswith(rel))  # index.html -> the landing page
         page.wait_for_load_state("load")
     page.evaluate(WAIT_FOR_MATH)
     record.update(page.evaluate(INSPECT))
+    record["raw_tex"] = page.evaluate(RAW_TEX)
+    record["math_errors"] = page.evaluate(MATH_ERRORS)
     record["final_url"] = page.url
     if screenshot:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -341,7 +282,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 
@@ -363,8 +304,9 @@ def context(browser):
 
 @pytest.fixture(scope="session")
 def crawl(site, server, context):
-    """Every page of the built book, visited once."""
-    return {rel: visit(context, server, rel, screenshot=SCREENSHOT_PAGES.get(rel)) for rel in site_pages(site)}
+    """Every page of the built book, visited once (a page that only redirects: see test_redirects)."""
+    return {rel: visit(context, server, rel, screenshot=SCREENSHOT_PAGES.get(rel))
+            for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))}
 
 
 def report(problems_by_page):
@@ -372,6 +314,15 @@ def report(problems_by_page):
 
 
 # --- the tests ----------------------------------------------------------------------------
+
+def test_redirects(site, crawl):
+    """index.html sends the reader to the landing page, which the crawl visited."""
+    redirects = {rel: REDIRECT_TARGET.search((site / rel).read_text(encoding="utf-8"))
+                 for rel in site_pages(site) if rel not in crawl}
+    assert "index.html" in redirects
+    for rel, target in redirects.items():
+        assert target and (Path(rel).parent / target.group(1)).as_posix() in crawl, f"{rel} redirects nowhere"
+
 
 def test_every_page_found(site, crawl):
     pages = set(crawl)
@@ -468,8 +419,7 @@ def search(context, server, term):
     record = {"console": [], "blocked": []}
     page = context.new_page()
     page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
-    page.route("**/*", lambda route, req: route.continue_() if urlsplit(req.url).netloc == server.netloc
-               else (record["blocked"].append(req.url), route.abort()))
+    block_other_hosts(page, server, record["blocked"])
     page.goto(server.url + "search.html?q=" + term, wait_until="load")
     page.wait_for_function(SEARCH_DONE, timeout=15000)
     hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
@@ -560,3 +510,31 @@ def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
     finally:
         server.close()
     assert any("does not load" in p for p in image_problems(r)), image_problems(r)
+
+
+# --- the printable book -------------------------------------------------------------------
+
+def test_make_pdf_prints_the_whole_book(tmp_path):
+    """What `make pdf` does, into a temporary folder: single-page build, then print."""
+    from metaopt._pdf import pdf_pages
+
+    require_browser()
+    jb = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run(
+        [str(jb), "build", str(ROOT), "--builder", "singlehtml", "-W", "-n", "--keep-going",
+         "--path-output", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert build.returncode == 0, "singlehtml build failed:\n" + (build.stdout + build.stderr)[-3000:]
+    single = tmp_path / "_build" / "singlehtml"
+    text = (single / "intro.html").read_text(encoding="utf-8")
+    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+    for name in chapters:
+        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
+    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
+    out = tmp_path / "book.pdf"
+    # It refuses to print raw TeX, MathJax errors, broken images or requests to other hosts.
+    printed = subprocess.run([sys.executable, "-m", "metaopt._pdf", str(single), str(out)],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert pdf_pages(out) >= 5 * len(chapters)

@@ -21,6 +21,14 @@ so a plain ``jupyter-book build .`` uses it. It does two things:
    script list; the first copy stays where it was. (The cause: Sphinx 7.4 stores
    an inline script added after the builder started once with filename ``None``
    and once with ``""``, so its own de-duplication does not see the pair.)
+
+3. **The single-page book builds** (``--builder singlehtml``, used by ``make pdf``).
+   Sphinx looks up node visitors under the builder's name and falls back to the
+   ``html`` ones only when nothing is registered under that name; sphinx-exercise
+   registers visitors for ``singlehtml``, which hides every other extension's
+   ``html`` visitors (myst-nb's hidden code cells fail with "unknown node type").
+   The ``html`` visitors are added to any other HTML-format builder's table
+   where it has none of its own.
 """
 
 from __future__ import annotations
@@ -69,6 +77,16 @@ def copy_mathjax(outdir: Path) -> Path:
     return target
 
 
+def _inherit_html_visitors(app) -> None:
+    if app.builder.format != "html" or app.builder.name == "html":
+        return
+    handlers = app.registry.translation_handlers
+    own = handlers.get(app.builder.name)
+    if own is not None:
+        for node, visitors in handlers.get("html", {}).items():
+            own.setdefault(node, visitors)
+
+
 def _use_local_mathjax(app, config) -> None:
     if config.mathjax_path and "://" in config.mathjax_path:
         config.mathjax_path = MATHJAX_PATH
@@ -110,4 +128,5 @@ def setup(app):
     # Late priority: after every other extension has added its scripts to the page.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", _copy_mathjax)
+    app.connect("builder-inited", _inherit_html_visitors)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
