@@ -14,8 +14,9 @@ reveals. Then: the search page finds glossary terms, each chapter offers its
 The checks are also run on deliberately broken copies of a page (MathJax
 from a CDN, a solution removed, an image missing) to show that they fail.
 
-Screenshots of the landing page and of chapter 3 are left in
-``_build/screenshots/`` for a human walkthrough.
+Screenshots of the landing page, chapter 3 and chapter 1 (whole page, first
+screen, and with the solutions opened) are left in ``_build/screenshots/`` for
+a human walkthrough.
 
 Without a browser the tests are skipped with a message saying how to enable
 them; with ``CI=true`` a missing browser is a failure.
@@ -51,7 +52,8 @@ ASSET_DIRS = {"_static", "_sources", "_images", "mathjax", "_downloads"}
 # the book style draws 11 pt text at 100 dpi (15 px), so 75 % keeps it above 11 px.
 MIN_SCALE = 0.75
 # Pages of which the walkthrough keeps screenshots.
-SCREENSHOT_PAGES = {"intro.html": "landing", "chapters/03_outer_loop.html": "03_outer_loop"}
+SCREENSHOT_PAGES = {"intro.html": "landing", "chapters/03_outer_loop.html": "03_outer_loop",
+                    "chapters/01_setup.html": "01_setup"}
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
@@ -538,3 +540,24 @@ def test_make_pdf_prints_the_whole_book(tmp_path):
                              capture_output=True, text=True, cwd=ROOT)
     assert printed.returncode == 0, printed.stdout + printed.stderr
     assert pdf_pages(out) >= 5 * len(chapters)
+
+
+def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):
+    """The duplicate THEBE_JS_URL declaration that metaopt._sphinx removes is a console error."""
+    page = "intro.html"
+    script = re.compile(r"<script>const THEBE_JS_URL = [^<]*</script>")
+    broken = tamper(site, tmp_path, page, lambda t: script.sub(lambda m: m.group(0) * 2, t, count=1))
+    server = Server(tmp_path / "site")
+    try:
+        r = visit(context, server, broken)
+    finally:
+        server.close()
+    assert any("THEBE_JS_URL" in p for p in console_problems(r)), console_problems(r)
+
+
+def test_link_check_finds_missing_files_and_anchors(server, site):
+    r = {"links": [server.url + "no-such-page.html", server.url + "intro.html#no-such-anchor",
+                   server.url + "intro.html#run-it-yourself", "https://example.org/elsewhere"]}
+    problems = link_problems(r, server, site)
+    assert sorted(problems) == [f"link to a missing anchor: {server.url}intro.html#no-such-anchor",
+                                f"link to a missing file: {server.url}no-such-page.html"], problems
