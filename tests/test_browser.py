@@ -5,7 +5,7 @@ Chromium (Debian's ``chromium``, driven by Playwright). Every request to any
 other host is blocked, and a page that even tries one fails: the book must
 work offline (MathJax included). For every page we check: no console
 errors, no blocked or failed requests, every formula typeset by MathJax (no
-raw TeX left, no MathJax error), every image loaded with alt text and shown
+raw TeX left, no MathJax error), every image loaded with alt text and a caption, shown
 at a legible size inside the content column, every internal link (and its
 #anchor) resolving, every exercise followed by its solution, which a click
 reveals. Then: the search page finds glossary terms, each chapter offers its
@@ -103,7 +103,10 @@ INSPECT = """() => {
   const column = article.getBoundingClientRect();
   const images = Array.from(document.images).map((img) => {
     const r = img.getBoundingClientRect();
+    const figure = img.closest('figure');
+    const caption = figure && figure.querySelector('figcaption');
     return {src: img.getAttribute('src'), url: img.currentSrc || img.src, alt: img.getAttribute('alt'),
+            caption: caption ? caption.textContent.trim() : '',
             complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
             width: r.width, left: r.left, right: r.right, inArticle: article.contains(img),
             columnLeft: column.left, columnRight: column.right};
@@ -212,6 +215,8 @@ def image_problems(r):
             continue
         if not (img["alt"] or "").strip():
             problems.append(f"image without alt text: {name}")
+        if not img["caption"]:
+            problems.append(f"image without a caption: {name}")
         if img["width"] > 0:  # visible (not inside a closed dropdown)
             scale = img["width"] / img["naturalWidth"]
             if scale < MIN_SCALE:
