@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh clone:
 #   make book   build the HTML book into _build/html
-#   make test   run every test: library, notebooks (nbval), strict book build
+#   make test   build the book strictly, then run every test: library, notebooks (nbval),
+#               and the built book in a headless browser (tests/test_browser.py)
 # Both create the virtual environment .venv from requirements.txt when needed.
 
 PYTHON ?= python3
@@ -9,11 +10,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHAPTERS := $(wildcard chapters/*.ipynb)
 
-.PHONY: book test execute strict-build lab venv clean clean-venv help
+PORT   ?= 8000
+
+.PHONY: book test execute strict-build lab venv clean clean-venv help serve pdf
 
 help:
 	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
-	@echo "make test      run every test: library, nbval over the chapters, strict book build"
+	@echo "make test      strict book build, then every test: library, nbval over the chapters, browser tests"
+	@echo "make serve     build, then preview the book at http://127.0.0.1:$(PORT)/ (PORT=... to change)"
+	@echo "make pdf       the whole book as one printable PDF: _build/pdf/book.pdf"
 	@echo "make lab       open the chapters in JupyterLab, to run and change them"
 	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
 	@echo "make clean     remove _build/"
@@ -30,12 +35,25 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html
 
 # Strict: any warning (a broken glue key, a missing reference, a file outside the TOC) fails.
+# --all re-reads every page, so a warning in an unchanged page is reported again.
 strict-build: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going --all
 
+# The strict build comes first: the browser tests (tests/test_browser.py) open _build/html.
+# Without chromium they are skipped with a message saying how to enable them (CI=true: they fail).
 test: $(STAMP)
-	$(BIN)/python -m pytest
 	$(MAKE) strict-build
+	$(BIN)/python -m pytest -rfEs
+
+# Preview the built book on this machine only (127.0.0.1); Ctrl-C stops it.
+serve: book
+	@echo "serving _build/html at http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# One printable PDF: the single-page book, printed by headless Chromium once MathJax is done.
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going --all
+	$(BIN)/python -m metaopt._pdf _build/singlehtml _build/pdf/book.pdf
 
 execute: $(STAMP)
 	$(BIN)/python -m metaopt._execute $(CHAPTERS)

@@ -1,0 +1,132 @@
+"""A small Sphinx extension for the book: math that renders offline, and a clean page head.
+
+Listed in ``_config.yml`` under ``sphinx.extra_extensions`` as ``metaopt._sphinx``,
+so a plain ``jupyter-book build .`` uses it. It does two things:
+
+1. **MathJax from the book itself, never from a CDN.** Sphinx loads MathJax from
+   ``cdn.jsdelivr.net`` by default, so a reader offline sees raw TeX. MathJax 3
+   is installed into the environment by ``requirements.txt`` (the PyPI wheel
+   ``django-static-mathjax``, which only ships MathJax's files); when an HTML
+   build starts, this extension copies MathJax's ``es5/`` folder (and its licence) to
+   ``<output>/mathjax/`` and points ``mathjax_path`` at it. ``mathjax_path`` is
+   resolved relative to ``_static/``, hence ``../mathjax/tex-chtml.js``. MathJax
+   is not put under ``_static/``: Jupyter Book would add every ``.js`` file
+   there to every page. Nothing of MathJax is committed to the repository.
+
+2. **No duplicate inline scripts.** Jupyter Book 1.0.4's theme stack registers a
+   few inline scripts twice (``const THEBE_JS_URL = ...`` and the togglebutton
+   selector), and the second ``const`` declaration is a JavaScript error on every
+   page ("Identifier 'THEBE_JS_URL' has already been declared"). Exact duplicates
+   (same file or same inline body, same attributes) are dropped from each page's
+   script list; the first copy stays where it was. (The cause: Sphinx 7.4 stores
+   an inline script added after the builder started once with filename ``None``
+   and once with ``""``, so its own de-duplication does not see the pair.)
+
+3. **The single-page book builds** (``--builder singlehtml``, used by ``make pdf``).
+   Sphinx looks up node visitors under the builder's name and falls back to the
+   ``html`` ones only when nothing is registered under that name; sphinx-exercise
+   registers visitors for ``singlehtml``, which hides every other extension's
+   ``html`` visitors (myst-nb's hidden code cells fail with "unknown node type").
+   The ``html`` visitors are added to any other HTML-format builder's table
+   where it has none of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+#: Where MathJax goes inside the built site, and the entry point the pages load.
+MATHJAX_DIR = "mathjax"
+MATHJAX_PATH = f"../{MATHJAX_DIR}/tex-chtml.js"  # relative to _static/
+
+
+def mathjax_source() -> Path:
+    """The installed MathJax 3 ``es5/`` folder (from the ``django-static-mathjax`` wheel)."""
+    try:
+        import mathjax  # the wheel's top-level package: static files only, no Django import
+    except ImportError as err:  # pragma: no cover - the environment always has it
+        raise RuntimeError(
+            "MathJax is not installed: run `make venv` (requirements.txt pins django-static-mathjax)"
+        ) from err
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-chtml.js").is_file():
+        raise RuntimeError(f"MathJax's tex-chtml.js not found under {es5}")
+    return es5
+
+
+def copy_mathjax(outdir: Path) -> Path:
+    """Copy MathJax into ``outdir/mathjax`` unless the same version is already there."""
+    source = mathjax_source()
+    target = Path(outdir) / MATHJAX_DIR
+    stamp = target / ".source"
+    version = f"{source} {(source / 'tex-chtml.js').stat().st_size}"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == version:
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    licence = source.parent / "LICENSE"
+    if licence.is_file():
+        shutil.copy(licence, target / "LICENSE")
+    stamp.write_text(version, encoding="utf-8")
+    return target
+
+
+def _inherit_html_visitors(app) -> None:
+    if app.builder.format != "html" or app.builder.name == "html":
+        return
+    handlers = app.registry.translation_handlers
+    own = handlers.get(app.builder.name)
+    if own is not None:
+        for node, visitors in handlers.get("html", {}).items():
+            own.setdefault(node, visitors)
+
+
+def _use_local_mathjax(app, config) -> None:
+    if config.mathjax_path and "://" in config.mathjax_path:
+        config.mathjax_path = MATHJAX_PATH
+
+
+def _copy_mathjax(app) -> None:
+    # Before the pages are written, so that Sphinx finds the file and adds its
+    # checksum to the script URL (?v=...): a new MathJax is never a stale cached one.
+    if app.builder.format == "html":
+        target = copy_mathjax(Path(app.outdir))
+        logger.info(f"metaopt: MathJax served from {target}")
+
+
+def _script_key(script):
+    # An inline script is registered with filename None by one code path and ""
+    # by another (which is why Sphinx's own de-duplication misses it).
+    filename = getattr(script, "filename", script) or ""
+    attributes = getattr(script, "attributes", {})
+    return str(filename), tuple(sorted(attributes.items()))
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = _script_key(script)
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(script)
+    context["script_files"] = unique
+
+
+def setup(app):
+    app.setup_extension("sphinx.ext.mathjax")
+    app.connect("config-inited", _use_local_mathjax)
+    # Late priority: after every other extension has added its scripts to the page.
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("builder-inited", _copy_mathjax)
+    app.connect("builder-inited", _inherit_html_visitors)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

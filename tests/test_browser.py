@@ -1,0 +1,568 @@
+"""The built book as a reader's browser shows it, with no internet.
+
+``_build/html`` is served on 127.0.0.1 and every page is opened in headless
+Chromium (Debian's ``chromium``, driven by Playwright). Every request to any
+other host is blocked, and a page that even tries one fails: the book must
+work offline (MathJax included). For every page we check: no console
+errors, no blocked or failed requests, every formula typeset by MathJax (no
+raw TeX left, no MathJax error), every image loaded with alt text and a caption, shown
+at a legible size inside the content column, every internal link (and its
+#anchor) resolving, every exercise followed by its solution, which a click
+reveals. Then: the search page finds glossary terms, each chapter offers its
+``.ipynb`` download, no template leftovers, no made-up launch buttons.
+
+The checks are also run on deliberately broken copies of a page (MathJax
+from a CDN, a solution removed, an image missing) to show that they fail.
+
+Screenshots of the landing page, chapter 3 and chapter 1 (whole page, first
+screen, and with the solutions opened) are left in ``_build/screenshots/`` for
+a human walkthrough.
+
+Without a browser the tests are skipped with a message saying how to enable
+them; with ``CI=true`` a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from metaopt._browser import (
+    HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 900}
+# Folders of the built site that hold assets, not pages.
+ASSET_DIRS = {"_static", "_sources", "_images", "mathjax", "_downloads"}
+# A content image shown at less than this fraction of its natural width has text too small to read:
+# the book style draws 11 pt text at 100 dpi (15 px), so 75 % keeps it above 11 px.
+MIN_SCALE = 0.75
+# Pages of which the walkthrough keeps screenshots.
+SCREENSHOT_PAGES = {"intro.html": "landing", "chapters/03_outer_loop.html": "03_outer_loop",
+                    "chapters/01_setup.html": "01_setup"}
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_browser():
+    """Skip (or, under CI=true, fail) when there is no browser to run."""
+    problem = browser_problem()
+    if problem:
+        if in_ci():
+            pytest.fail(f"browser tests cannot run: {problem}. CI=true requires them: {HOW_TO_ENABLE}.")
+        pytest.skip(f"browser tests skipped: {problem}. To enable them, {HOW_TO_ENABLE}.")
+
+
+def ensure_site():
+    """The built book; built strictly here if `make test` did not build it first."""
+    if (SITE / "intro.html").is_file() and (SITE / "mathjax" / "tex-chtml.js").is_file():
+        return SITE
+    jb = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run(
+        [str(jb), "build", str(ROOT), "--builder", "html", "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    if run.returncode != 0 or not (SITE / "intro.html").is_file():
+        pytest.fail("_build/html is missing and building it failed:\n" + (run.stdout + run.stderr)[-3000:])
+    return SITE
+
+
+def site_pages(site: Path) -> list[str]:
+    """Every HTML page of the built site, as paths relative to its root."""
+    pages = []
+    for path in sorted(site.rglob("*.html")):
+        rel = path.relative_to(site)
+        if rel.parts[0] not in ASSET_DIRS:
+            pages.append(rel.as_posix())
+    return pages
+
+
+# --- what a page looks like in the browser ------------------------------------------------
+
+INSPECT = """() => {
+  const text = (el) => (el ? el.textContent.replace(/\\s+/g, ' ').trim() : '');
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const column = article.getBoundingClientRect();
+  const images = Array.from(document.images).map((img) => {
+    const r = img.getBoundingClientRect();
+    const figure = img.closest('figure');
+    const caption = figure && figure.querySelector('figcaption');
+    return {src: img.getAttribute('src'), url: img.currentSrc || img.src, alt: img.getAttribute('alt'),
+            caption: caption ? caption.textContent.trim() : '',
+            complete: img.complete, naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
+            width: r.width, left: r.left, right: r.right, inArticle: article.contains(img),
+            columnLeft: column.left, columnRight: column.right};
+  });
+  const mathNodes = Array.from(document.querySelectorAll('.math'));
+  const solutions = Array.from(document.querySelectorAll('div.solution')).map((s) => {
+    const a = s.querySelector('.admonition-title a[href^="#"]');
+    return {id: s.id, target: a ? decodeURIComponent(a.getAttribute('href').slice(1)) : null};
+  });
+  return {
+    title: document.title,
+    math: mathNodes.length,
+    math_untypeset: mathNodes.filter((e) => !e.querySelector('mjx-container')).slice(0, 5).map(text),
+    math_typeset: document.querySelectorAll('mjx-container').length,
+    images: images,
+    links: Array.from(document.querySelectorAll('a[href]')).map((a) => a.href),
+    exercises: Array.from(document.querySelectorAll('div.exercise')).map((e) => e.id),
+    solutions: solutions,
+    downloads: Array.from(document.querySelectorAll('.dropdown-download-buttons a[href]'))
+                 .map((a) => a.href),
+    launch: Array.from(document.querySelectorAll('.dropdown-launch-buttons a[href], a[href*="mybinder"], a[href*="colab.research"]'))
+              .map((a) => a.href),
+    footer: Array.from(document.querySelectorAll('footer')).map(text).join(' '),
+    headings: Array.from(document.querySelectorAll('h1, h2')).map(text),
+  };
+}"""
+
+# Reveal one solution as a reader would (click its title) and report what becomes visible.
+REVEAL = """(id) => {
+  const s = document.getElementById(id);
+  const content = () => Array.from(s.children).filter((c) => !c.classList.contains('admonition-title'));
+  const visible = (c) => c.offsetParent !== null && getComputedStyle(c).visibility !== 'hidden'
+                         && c.getBoundingClientRect().height > 0;
+  const shown = () => content().filter((c) => visible(c) && c.textContent.trim()).length;
+  const before = shown();
+  s.querySelector('.admonition-title').click();
+  return {before: before, after: shown(), text: content().map((c) => c.textContent).join(' ').trim().length};
+}"""
+
+
+REDIRECT = re.compile(r'<meta[^>]+http-equiv="refresh"', re.I)
+REDIRECT_TARGET = re.compile(r'<meta[^>]+http-equiv="refresh"[^>]+content="\d+;\s*url=([^"]+)"', re.I)
+
+
+def visit(context, server: Server, rel: str, screenshot: str | None = None, reveal: bool = True) -> dict:
+    """Open one page and record everything the checks need."""
+    record = {"page": rel, "console": [], "blocked": [], "failed": []}
+    page = context.new_page()
+    page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
+    page.on("pageerror", lambda err: record["console"].append(f"uncaught: {err}"))
+    page.on("response", lambda r: r.status >= 400 and record["failed"].append(f"{r.status} {r.url}"))
+    page.on("requestfailed", lambda r: record["failed"].append(f"{r.failure} {r.url}"))
+
+    block_other_hosts(page, server, record["blocked"])
+    page.goto(server.url + rel, wait_until="load")
+    if REDIRECT.search((server.root / rel).read_text(encoding="utf-8", errors="replace")):
+        page.wait_for_url(lambda url: not url.endswith(rel))  # index.html -> the landing page
+        page.wait_for_load_state("load")
+    page.evaluate(WAIT_FOR_MATH)
+    record.update(page.evaluate(INSPECT))
+    record["raw_tex"] = page.evaluate(RAW_TEX)
+    record["math_errors"] = page.evaluate(MATH_ERRORS)
+    record["final_url"] = page.url
+    if screenshot:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{screenshot}.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / f"{screenshot}-top.png"))
+    record["revealed"] = {}
+    if reveal:
+        for solution in record["solutions"]:
+            record["revealed"][solution["id"]] = page.evaluate(REVEAL, solution["id"])
+        if screenshot and record["solutions"]:
+            page.screenshot(path=str(SHOTS / f"{screenshot}-solutions.png"), full_page=True)
+    # Blocked requests show up as failed too; keep each problem in one place.
+    record["failed"] = [f for f in record["failed"] if not any(b in f for b in record["blocked"])]
+    page.close()
+    return record
+
+
+# --- the checks: each returns a list of problems (empty = fine) ---------------------------
+
+def console_problems(r):
+    return [f"console error: {msg}" for msg in r["console"]]
+
+
+def offline_problems(r):
+    return [f"request to another host: {url}" for url in r["blocked"]] + \
+           [f"failed request: {f}" for f in r["failed"]]
+
+
+def math_problems(r):
+    problems = [f"raw TeX on the page: ...{snippet}..." for snippet in r["raw_tex"]]
+    problems += [f"formula not typeset: {t[:60]}" for t in r["math_untypeset"]]
+    problems += [f"MathJax error: {e}" for e in r["math_errors"]]
+    return problems
+
+
+def image_problems(r):
+    problems = []
+    for img in r["images"]:
+        name = img["src"]
+        if not (img["complete"] and img["naturalWidth"] > 0):
+            problems.append(f"image does not load: {name}")
+            continue
+        if not img["inArticle"]:
+            continue
+        if not (img["alt"] or "").strip():
+            problems.append(f"image without alt text: {name}")
+        if not img["caption"]:
+            problems.append(f"image without a caption: {name}")
+        if img["width"] > 0:  # visible (not inside a closed dropdown)
+            scale = img["width"] / img["naturalWidth"]
+            if scale < MIN_SCALE:
+                problems.append(f"image shrunk to {scale:.0%} of its size, text too small: {name}")
+            if img["right"] > img["columnRight"] + 1 or img["left"] < img["columnLeft"] - 1:
+                problems.append(f"image overflows the content column: {name}")
+    return problems
+
+
+@functools.lru_cache(maxsize=None)
+def anchors(path: Path) -> frozenset:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return frozenset(html.unescape(a) for a in re.findall(r'\b(?:id|name)="([^"]+)"', text))
+
+
+def link_problems(r, server: Server, site: Path):
+    problems = []
+    for url in sorted(set(r["links"])):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.netloc != server.netloc:
+            continue  # external links are not followed offline
+        target = site / unquote(parts.path).lstrip("/")
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            problems.append(f"link to a missing file: {url}")
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in anchors(target):
+            problems.append(f"link to a missing anchor: {url}")
+    return problems
+
+
+def exercise_problems(r):
+    problems = []
+    solved = {s["target"] for s in r["solutions"]}
+    for ex in r["exercises"]:
+        if ex not in solved:
+            problems.append(f"exercise {ex} has no solution")
+    for s in r["solutions"]:
+        if s["target"] not in r["exercises"]:
+            problems.append(f"solution {s['id']} does not point at an exercise on this page")
+        shown = r["revealed"].get(s["id"])
+        if shown is None:
+            continue
+        if shown["before"]:
+            problems.append(f"solution {s['id']} is visible before the reader opens it")
+        if not shown["after"] or not shown["text"]:
+            problems.append(f"solution {s['id']} shows nothing when opened")
+    return problems
+
+
+CHECKS = {
+    "console": console_problems,
+    "offline": offline_problems,
+    "math": math_problems,
+    "images": image_problems,
+    "exercises": exercise_problems,
+}
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def site():
+    return ensure_site()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def server(site):
+    s = Server(site)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def context(browser):
+    # A fresh profile per run: launch() starts Chromium with a new temporary user-data-dir.
+    ctx = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def crawl(site, server, context):
+    """Every page of the built book, visited once (a page that only redirects: see test_redirects)."""
+    return {rel: visit(context, server, rel, screenshot=SCREENSHOT_PAGES.get(rel))
+            for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))}
+
+
+def report(problems_by_page):
+    return "\n".join(f"{page}: {p}" for page, problems in problems_by_page.items() for p in problems)
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+def test_redirects(site, crawl):
+    """index.html sends the reader to the landing page, which the crawl visited."""
+    redirects = {rel: REDIRECT_TARGET.search((site / rel).read_text(encoding="utf-8"))
+                 for rel in site_pages(site) if rel not in crawl}
+    assert "index.html" in redirects
+    for rel, target in redirects.items():
+        assert target and (Path(rel).parent / target.group(1)).as_posix() in crawl, f"{rel} redirects nowhere"
+
+
+def test_every_page_found(site, crawl):
+    pages = set(crawl)
+    toc = re.findall(r"^\s*(?:-\s*)?(?:file|root):\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"), re.M)
+    for name in toc:
+        assert f"{name}.html" in pages, f"{name} from _toc.yml was not built"
+    assert {"search.html", "genindex.html"} <= pages
+    assert (SHOTS / "landing.png").is_file() and (SHOTS / "03_outer_loop.png").is_file()
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_every_page(check, crawl):
+    problems = {page: CHECKS[check](r) for page, r in crawl.items()}
+    problems = {page: p for page, p in problems.items() if p}
+    assert not problems, f"{check} problems:\n" + report(problems)
+
+
+def test_internal_links_resolve(crawl, server, site):
+    problems = {page: link_problems(r, server, site) for page, r in crawl.items()}
+    problems = {page: p for page, p in problems.items() if p}
+    assert not problems, "broken internal links:\n" + report(problems)
+
+
+def test_math_is_typeset_where_the_book_has_math(crawl):
+    """Guard against a vacuous pass: the chapters do contain math, and MathJax typeset all of it."""
+    chapters = {page: r for page, r in crawl.items() if page.startswith("chapters/")}
+    assert sum(r["math"] for r in chapters.values()) > 100
+    for page, r in crawl.items():
+        assert r["math_typeset"] >= r["math"], f"{page}: {r['math']} formulas, {r['math_typeset']} typeset"
+
+
+def test_exercises_found(crawl):
+    """Guard against a vacuous pass: the exercise checks saw exercises, and opened their solutions."""
+    exercises = sum(len(r["exercises"]) for r in crawl.values())
+    revealed = sum(len(r["revealed"]) for r in crawl.values())
+    assert exercises >= 3 and revealed >= exercises
+
+
+def test_figures_found(crawl):
+    figures = [img for r in crawl.values() for img in r["images"] if img["inArticle"]]
+    assert len(figures) >= 3, "expected the chapters' figures on the pages"
+
+
+def test_book_identity_no_template_leftovers(crawl):
+    title, author, year = CONFIG["title"], CONFIG["author"], str(CONFIG["copyright"])
+    leftovers = re.compile(r"Jupyter Book community|Jupyter Book Community|My sample book|Executable Books Project",
+                           re.I)
+    for page, r in crawl.items():
+        assert r["title"].endswith(title), f"{page}: <title> {r['title']!r}"
+        assert f"By {author}" in r["footer"] and year in r["footer"], f"{page}: footer {r['footer']!r}"
+        assert not leftovers.search(r["title"] + r["footer"]), f"{page}: template text {r['footer']!r}"
+    for path in site_pages(SITE):
+        text = (SITE / path).read_text(encoding="utf-8")
+        assert not leftovers.search(text), f"{path}: template leftover text"
+
+
+def test_landing_page_has_run_it_yourself(crawl):
+    assert any("Run it yourself" in h for h in crawl["intro.html"]["headings"])
+
+
+def test_chapters_download_as_ipynb(crawl, server, context):
+    chapters = [page for page in crawl if (SITE / "_sources" / page).with_suffix(".ipynb").is_file()]
+    assert len(chapters) >= 4
+    for page in chapters:
+        ipynb = [u for u in crawl[page]["downloads"] if u.endswith(".ipynb")]
+        assert ipynb, f"{page}: no .ipynb in the download menu"
+        response = context.request.get(ipynb[0])
+        assert response.ok, f"{page}: {ipynb[0]} -> {response.status}"
+        nb = json.loads(response.body())
+        assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" for c in nb["cells"])
+
+
+def test_launch_buttons_only_with_a_real_repository(crawl):
+    launch = CONFIG.get("launch_buttons", {}) or {}
+    repo = (CONFIG.get("repository", {}) or {}).get("url", "")
+    configured = repo and (launch.get("binderhub_url") or launch.get("colab_url"))
+    for page, r in crawl.items():
+        if configured:
+            continue
+        assert not r["launch"], f"{page}: launch buttons without a configured repository: {r['launch']}"
+
+
+# --- search -------------------------------------------------------------------------------
+
+SEARCH_DONE = """() => {
+  const results = document.querySelector('#search-results');
+  if (!results) return false;
+  return document.querySelectorAll('#search-results ul.search li').length > 0
+      || /did not match|found/i.test(results.textContent);
+}"""
+
+
+def search(context, server, term):
+    record = {"console": [], "blocked": []}
+    page = context.new_page()
+    page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
+    block_other_hosts(page, server, record["blocked"])
+    page.goto(server.url + "search.html?q=" + term, wait_until="load")
+    page.wait_for_function(SEARCH_DONE, timeout=15000)
+    hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
+    page.close()
+    assert not record["console"] and not record["blocked"], record
+    return [urlsplit(h).path.lstrip("/") for h in hits]
+
+
+def glossary_terms():
+    """(English, Korean) pairs of the glossary: a term line followed by its Korean line."""
+    text = (ROOT / "glossary.md").read_text(encoding="utf-8")
+    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines()]
+    pairs = []
+    for a, b in zip(lines, lines[1:]):
+        if a and b and not a.startswith(" ") and not b.startswith(" ") and re.search(r"[\uac00-\ud7a3]", b):
+            pairs.append((a.strip(), b.strip()))
+    return pairs
+
+
+def test_search_finds_an_english_glossary_term(context, server):
+    english = glossary_terms()[0][0]  # "optimizee"
+    hits = search(context, server, english)
+    assert "glossary.html" in hits, f"searching {english!r} found {hits}"
+
+
+def test_search_finds_a_korean_glossary_term(context, server):
+    korean = glossary_terms()[0][1]
+    hits = search(context, server, korean)
+    assert "glossary.html" in hits, f"searching {korean!r} found {hits}"
+
+
+# --- the checks fail on a broken page -----------------------------------------------------
+
+def tamper(site: Path, tmp: Path, page: str, replace) -> str:
+    """A copy of the site (MathJax linked, not copied) where ``page`` is changed by ``replace``."""
+    copy = tmp / "site"
+    if not copy.exists():
+        shutil.copytree(site, copy, ignore=lambda d, names: ["mathjax"] if Path(d) == site else [])
+        (copy / "mathjax").symlink_to(site / "mathjax", target_is_directory=True)
+    source = (site / page).read_text(encoding="utf-8")
+    changed = replace(source)
+    assert changed != source, "the tampering did not change the page"
+    name = f"{Path(page).stem}-broken-{len(list(copy.rglob('*-broken-*.html')))}.html"
+    (copy / page).with_name(name).write_text(changed, encoding="utf-8")
+    return (Path(page).parent / name).as_posix()
+
+
+def page_with(crawl, what):
+    for page, r in crawl.items():
+        if r[what] and (what != "images" or any(i["inArticle"] for i in r["images"])):
+            return page
+    pytest.fail(f"no page with {what} to tamper with")
+
+
+def test_checks_fail_when_math_comes_from_a_cdn(crawl, site, context, tmp_path):
+    page = page_with(crawl, "exercises")
+    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+    broken = tamper(site, tmp_path, page, lambda t: re.sub(r'src="[^"]*mathjax/tex-chtml\.js[^"]*"', f'src="{cdn}"', t))
+    server = Server(tmp_path / "site")
+    try:
+        r = visit(context, server, broken)
+    finally:
+        server.close()
+    assert cdn in r["blocked"], r["blocked"]
+    assert offline_problems(r)
+    assert math_problems(r), "math from a blocked CDN should leave raw TeX"
+
+
+def test_checks_fail_when_a_solution_is_lost(crawl, site, context, tmp_path):
+    page = page_with(crawl, "exercises")
+    broken = tamper(site, tmp_path, page, lambda t: t.replace('class="solution ', 'class="note ', 1))
+    server = Server(tmp_path / "site")
+    try:
+        r = visit(context, server, broken)
+    finally:
+        server.close()
+    assert any("has no solution" in p for p in exercise_problems(r)), exercise_problems(r)
+
+
+def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
+    page = page_with(crawl, "images")
+    broken = tamper(site, tmp_path, page,
+                    lambda t: re.sub(r'(<img[^>]*src=")[^"]*_images/[^"]+"', r'\1../_images/missing.png"', t, count=1))
+    server = Server(tmp_path / "site")
+    try:
+        r = visit(context, server, broken)
+    finally:
+        server.close()
+    assert any("does not load" in p for p in image_problems(r)), image_problems(r)
+
+
+# --- the printable book -------------------------------------------------------------------
+
+def test_make_pdf_prints_the_whole_book(tmp_path):
+    """What `make pdf` does, into a temporary folder: single-page build, then print."""
+    from metaopt._pdf import pdf_pages
+
+    require_browser()
+    jb = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run(
+        [str(jb), "build", str(ROOT), "--builder", "singlehtml", "-W", "-n", "--keep-going",
+         "--path-output", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert build.returncode == 0, "singlehtml build failed:\n" + (build.stdout + build.stderr)[-3000:]
+    single = tmp_path / "_build" / "singlehtml"
+    text = (single / "intro.html").read_text(encoding="utf-8")
+    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+    for name in chapters:
+        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
+    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
+    out = tmp_path / "book.pdf"
+    # It refuses to print raw TeX, MathJax errors, broken images or requests to other hosts.
+    printed = subprocess.run([sys.executable, "-m", "metaopt._pdf", str(single), str(out)],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert pdf_pages(out) >= 3 * len(chapters)
+
+
+def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):
+    """The duplicate THEBE_JS_URL declaration that metaopt._sphinx removes is a console error."""
+    page = "intro.html"
+    script = re.compile(r"<script>const THEBE_JS_URL = [^<]*</script>")
+    broken = tamper(site, tmp_path, page, lambda t: script.sub(lambda m: m.group(0) * 2, t, count=1))
+    server = Server(tmp_path / "site")
+    try:
+        r = visit(context, server, broken)
+    finally:
+        server.close()
+    assert any("THEBE_JS_URL" in p for p in console_problems(r)), console_problems(r)
+
+
+def test_link_check_finds_missing_files_and_anchors(server, site):
+    r = {"links": [server.url + "no-such-page.html", server.url + "intro.html#no-such-anchor",
+                   server.url + "intro.html#run-it-yourself", "https://example.org/elsewhere"]}
+    problems = link_problems(r, server, site)
+    assert sorted(problems) == [f"link to a missing anchor: {server.url}intro.html#no-such-anchor",
+                                f"link to a missing file: {server.url}no-such-page.html"], problems
