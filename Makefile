@@ -32,7 +32,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html
+	$(BIN)/jupyter-book build . --builder html --all
 
 # Strict: any warning (a broken glue key, a missing reference, a file outside the TOC) fails.
 # --all re-reads every page, so a warning in an unchanged page is reported again.
