@@ -213,7 +213,7 @@ def plot_closed_form_times(closed_form, ax=None):
     ax.plot([new["T"][-1]], [new["seconds"][-1]], "o", ms=9, mfc="none", color=COLORS["true"])
     ax.set_xlabel("inner steps $T$")
     ax.set_ylabel("seconds (log scale)")
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="lower right", fontsize=9)
     return ax
 
 
@@ -235,6 +235,7 @@ def plot_benchmark_ratios(results, axes=None):
     ax2.bar([f"T = {r['steps']}" for r in b["rows"]], [r["speedup"] for r in b["rows"]],
             color=COLORS["learned"], width=0.6)
     ax2.set_yscale("log")
+    ax2.set_ylim(10, max(1000, 2 * max(r["speedup"] for r in b["rows"])))
     ax2.axhline(b["goal"], ls="--", lw=1, color=COLORS["true"])
     ax2.axhline(b["limit"], ls=":", lw=1.5, color=COLORS["assumed"])
     ax2.set_title(f"batch of {b['n']} ÷ loop (speed-up)")
