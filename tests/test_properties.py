@@ -30,15 +30,15 @@ from functools import lru_cache
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import metaopt
 import reference as ref
 from metaopt import DivergenceError, symbolic
 
-settings.register_profile(
-    "metaopt",
+# Applied to each test below (not loaded as the global profile, which would change other files' tests).
+PROFILE = settings(
     derandomize=True,  # reproducible: the examples depend only on the test, not on a seed or a database
     database=None,
     deadline=None,  # timings on shared 2-core machines are noise, not a property
@@ -46,7 +46,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
-settings.load_profile("metaopt")
 
 MAX_STEPS = 50
 U = 2.0**-53  # unit roundoff of float64
@@ -79,6 +78,7 @@ def assert_close(got, exact, atol, what):
 # --- reverse mode = exact closed form (Fraction loop) = finite differences ----------------
 
 
+@PROFILE
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=steps_)
 def test_reverse_mode_equals_exact_and_exact_finite_differences(phi, theta0, theta_star, steps):
     ex = ref.forward(phi, theta0, theta_star, steps)
@@ -93,7 +93,7 @@ def test_reverse_mode_equals_exact_and_exact_finite_differences(phi, theta0, the
         assert err <= Fraction(1, 10**9) * (abs(ex.dloss[i]) + Fraction(ref.float_scale(ex))), (i, float(err))
 
 
-@settings(max_examples=30)
+@settings(PROFILE, max_examples=30)
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=st.integers(0, 20))
 def test_library_finite_difference_agrees_within_its_error(phi, theta0, theta_star, steps):
     """metaopt.finite_difference in floats: rounding error ~ U * L / eps dominates, so a looser check."""
@@ -154,7 +154,7 @@ def closed_form(phi, theta0, theta_star, steps):
     return L, tuple(dL)
 
 
-@settings(max_examples=40)
+@settings(PROFILE, max_examples=40)
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=st.integers(0, 12))
 def test_closed_form_equals_exact_loop(phi, theta0, theta_star, steps):
     """Up to 12 steps on random cases (sympy's polynomials at T = 12 have a few hundred terms)."""
@@ -194,7 +194,7 @@ def test_closed_form_scaling_argument():
 # --- batched = looped ---------------------------------------------------------------------
 
 
-@settings(max_examples=30)
+@settings(PROFILE, max_examples=30)
 @given(rows=st.lists(phis, min_size=1, max_size=6), theta0=thetas, theta_star=thetas, steps=steps_)
 def test_batch_equals_loop_bit_for_bit(rows, theta0, theta_star, steps):
     batch = np.array(rows)
@@ -211,6 +211,7 @@ def test_batch_equals_loop_bit_for_bit(rows, theta0, theta_star, steps):
 # --- the symmetry identity phi1 dL/dphi1 = phi3 dL/dphi3 --------------------------------------
 
 
+@PROFILE
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=steps_)
 def test_symmetry_identity(phi, theta0, theta_star, steps):
     """The loop depends on phi1 and phi3 only through a = phi1 phi3, so phi1 dL/dphi1 = a dL/da = phi3 dL/dphi3."""
@@ -238,11 +239,12 @@ def well_conditioned(ex, theta_star):
     return largest / e_T <= 10
 
 
-@settings(max_examples=60)
+@settings(PROFILE, max_examples=60)
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=steps_)
 def test_accuracy_on_well_conditioned_cases(phi, theta0, theta_star, steps):
     ex = ref.forward(phi, theta0, theta_star, steps)
     assume(well_conditioned(ex, theta_star))
+    event(f"horizon {'> 20' if steps > 20 else '<= 20'}")  # shown by --hypothesis-show-statistics
     traj = metaopt.unroll(phi, theta0, theta_star, steps)
     loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
     ref.assert_close_exact(traj.theta[-1], ex.theta[-1], rel=1e-12, what="theta_T")
@@ -263,7 +265,7 @@ def test_accuracy_document_case():
 # --- divergence is never silent ------------------------------------------------------------
 
 
-@settings(max_examples=60)
+@settings(PROFILE, max_examples=60)
 @given(
     phi=st.tuples(*(st.floats(-50.0, 50.0, **finite) for _ in range(3))),
     theta0=st.floats(-1e6, 1e6, **finite),
