@@ -235,6 +235,11 @@ def well_conditioned(ex, theta_star):
     e_T = abs(ex.theta[-1] - ref.frac(theta_star))
     if e_T < Fraction(1, 10**100):
         return False
+    # the same for every value compared: a nonzero exact value below ~1e-308 underflows (e.g.
+    # theta_1 = -2 phi1 phi3 = -3e-601 for phi1 = phi3 = 4e-301), a matter of range, not rounding
+    compared = (ex.theta[-1], ex.loss, *ex.dloss)
+    if any(v != 0 and abs(v) < Fraction(1, 10**250) for v in compared):
+        return False
     largest = max(abs(v) for v in (*ex.theta, *ex.grad, *ex.h)) or Fraction(1)
     return largest / e_T <= 10
 
