@@ -9,10 +9,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHAPTERS := $(wildcard chapters/*.ipynb)
+APPENDIX := $(wildcard appendix/*.ipynb)
 
 PORT   ?= 8000
 
-.PHONY: book test execute strict-build lab venv clean clean-venv help serve pdf
+.PHONY: book test execute strict-build lab venv clean clean-venv help serve pdf bench
 
 help:
 	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
@@ -22,6 +23,8 @@ help:
 	@echo "make lab       open the chapters in JupyterLab, to run and change them"
 	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
 	@echo "make clean     remove _build/"
+	@echo "make bench     measure speed (library, closed form, make test, rebuild; several minutes),"
+	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
 
 # The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -56,7 +59,7 @@ pdf: $(STAMP)
 	$(BIN)/python -m metaopt._pdf _build/singlehtml _build/pdf/book.pdf
 
 execute: $(STAMP)
-	$(BIN)/python -m metaopt._execute $(CHAPTERS)
+	$(BIN)/python -m metaopt._execute $(CHAPTERS) $(APPENDIX)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters/
@@ -66,3 +69,10 @@ clean:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmarks: prints four figures with their goals, writes benchmarks/results.json (committed),
+# then re-executes the appendix page that shows them. BENCH_ARGS=--skip-book keeps the stored
+# make test / rebuild timings (they take minutes to measure).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python -m metaopt._execute appendix/performance.ipynb

@@ -19,6 +19,8 @@ import metaopt
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+APPENDIX = sorted((ROOT / "appendix").glob("*.ipynb"))
+NOTEBOOKS = CHAPTERS + APPENDIX  # hygiene checks cover both; the chapter structure checks only chapters
 UNSTABLE = re.compile(r"0x[0-9a-f]{6,}|/tmp/|/root/|/home/|/work/|np\.float64\(|ipykernel_\d+")
 
 
@@ -44,7 +46,14 @@ def test_chapters_in_toc_in_order():
         assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), f"_toc.yml names missing {name}"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_appendix_in_toc_after_the_chapters():
+    files = toc_files()
+    appendix = [f for f in files if f.startswith("appendix/")]
+    assert appendix == [f"appendix/{p.stem}" for p in APPENDIX], "every appendix page in the TOC, in file order"
+    assert files.index(appendix[0]) > max(files.index(f) for f in files if f.startswith("chapters/"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_stored_executed_in_order(path):
     """nbval compares only cells stored with an execution count: unexecuted cells check nothing."""
     cells = code_cells(load(path))
@@ -54,7 +63,7 @@ def test_chapter_stored_executed_in_order(path):
     assert counts == list(range(1, len(cells) + 1)), f"{path.name}: not executed top to bottom in one run"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_outputs_clean_and_stable(path):
     for i, cell in enumerate(code_cells(load(path))):
         for out in cell["outputs"]:
@@ -68,7 +77,7 @@ def test_chapter_outputs_clean_and_stable(path):
                 assert not match, f"{path.name} cell {i} {mime}: machine-specific text {match.group(0)!r}"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_has_caption_and_alt_text(path):
     for i, cell in enumerate(code_cells(load(path))):
         if not any("image/png" in out.get("data", {}) for out in cell["outputs"]):
@@ -87,10 +96,10 @@ INPUTS = {abs(float(v)) for v in (*metaopt.PHI_OLD, *metaopt.ASSUMED_GRADIENT, m
 GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
 
 
-def glued_results():
+def glued_results(notebooks=CHAPTERS):
     """Every number the chapters glue, except the document's inputs."""
     values = set()
-    for path in CHAPTERS:
+    for path in notebooks:
         for cell in code_cells(load(path)):
             for out in cell["outputs"]:
                 text = out.get("data", {}).get("application/papermill.record/text/plain")
@@ -103,9 +112,9 @@ def glued_results():
     return values
 
 
-def prose():
+def prose(notebooks=CHAPTERS, landing_page=True):
     """Markdown cells, figure captions and alt texts of every chapter, and the landing page."""
-    for path in CHAPTERS:
+    for path in notebooks:
         for i, cell in enumerate(load(path)["cells"]):
             if cell["cell_type"] == "markdown":
                 yield f"{path.name} cell {i}", "".join(cell["source"])
@@ -113,7 +122,8 @@ def prose():
             for text in (meta.get("figure", {}).get("caption"), meta.get("image", {}).get("alt")):
                 if text:
                     yield f"{path.name} cell {i} (figure)", text
-    yield "intro.md", (ROOT / "intro.md").read_text(encoding="utf-8")
+    if landing_page:
+        yield "intro.md", (ROOT / "intro.md").read_text(encoding="utf-8")
 
 
 def renderings(value):
@@ -146,6 +156,15 @@ def test_results_are_glued_not_typed():
     results = glued_results()
     assert len(results) > 20, "expected the chapters to glue their results"
     for where, text in prose():
+        typed = typed_results(text, results)
+        assert not typed, f"{where}: computed values {typed} typed by hand; glue them instead"
+
+
+def test_appendix_results_are_glued_not_typed():
+    """The appendix's measured numbers change with every `make bench`: typed, they would go stale."""
+    results = glued_results(NOTEBOOKS)
+    assert len(glued_results(APPENDIX)) >= 10, "expected the appendix to glue its measurements"
+    for where, text in prose(APPENDIX, landing_page=False):
         typed = typed_results(text, results)
         assert not typed, f"{where}: computed values {typed} typed by hand; glue them instead"
 

@@ -142,21 +142,17 @@ def _check_inputs(phi, theta0, theta_star, steps):
             f"phi (batch shape {phi.shape[:-1]}), theta0 (shape {theta0.shape}) and "
             f"theta_star (shape {theta_star.shape}) do not broadcast together"
         ) from None
+    if batch == ():  # one optimizer: plain Python floats, the fast path
+        return (*(float(v) for v in phi), float(theta0), float(theta_star), steps, batch)
+    # a batch: one contiguous array of shape `batch` per value (faster than strided views)
     phi = np.broadcast_to(phi, batch + (3,))
-    return (
-        phi[..., 0],
-        phi[..., 1],
-        phi[..., 2],
-        np.broadcast_to(theta0, batch),
-        np.broadcast_to(theta_star, batch),
-        steps,
-        batch,
-    )
+    columns = (phi[..., 0], phi[..., 1], phi[..., 2], theta0, theta_star)
+    return (*(np.ascontiguousarray(np.broadcast_to(v, batch)) for v in columns), steps, batch)
 
 
-def _first_bad_step(values: np.ndarray) -> int | None:
-    """Index along axis 0 of the first entry with any non-finite value, or None."""
-    finite = np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
+def _first_bad_step(values) -> int | None:
+    """Index of the first entry of ``values`` (a list over time) with any non-finite value, or None."""
+    finite = np.isfinite(np.asarray(values)).reshape(len(values), -1).all(axis=1)
     if finite.all():
         return None
     return int(np.argmin(finite))
@@ -165,35 +161,43 @@ def _first_bad_step(values: np.ndarray) -> int | None:
 # ---------------------------------------------------------------------------
 # forward: the inner loop
 # ---------------------------------------------------------------------------
+# The same code runs one optimizer or a batch: every value below is a Python
+# float when phi is a single vector (the fast path: plain float arithmetic
+# costs a fraction of a numpy call), or an array over the batch otherwise.
+# Sequences over time are lists, indexed by t.
 
 
-def _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch):
-    """Run the inner loop; arrays have time on axis 0 (internal layout)."""
-    theta = np.empty((steps + 1,) + batch)
-    grad = np.empty((steps,) + batch)
-    h = np.empty((steps,) + batch)
-    g = np.empty((steps,) + batch)
-    theta[0] = theta0
-    h_prev = np.zeros(batch)  # h_{-1} = 0
+def _forward(phi1, phi2, phi3, theta0, theta_star, steps):
+    """Run the inner loop; return the lists theta (T+1 values), grad and h (T values each).
+
+    g_t is not kept: it is one multiplication away from h_t, and not storing it saves a
+    quarter of the memory a long horizon of a large batch needs (:func:`unroll` recomputes it).
+    """
+    theta, grad, h = [theta0], [], []
+    h_prev = 0.0  # h_{-1} = 0
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps):
-            grad[t] = 2.0 * (theta[t] - theta_star)  # ∇_t = 2(θ_t − θ*)
-            h[t] = phi1 * grad[t] + phi2 * h_prev  # h_t = φ1 ∇_t + φ2 h_{t−1}
-            g[t] = phi3 * h[t]  # g_t = φ3 h_t
-            theta[t + 1] = theta[t] + g[t]  # θ_{t+1} = θ_t + g_t
+            grad.append(2.0 * (theta[t] - theta_star))  # ∇_t = 2(θ_t − θ*)
+            h.append(phi1 * grad[t] + phi2 * h_prev)  # h_t = φ1 ∇_t + φ2 h_{t−1}
+            g = phi3 * h[t]  # g_t = φ3 h_t
+            theta.append(theta[t] + g)  # θ_{t+1} = θ_t + g_t
             h_prev = h[t]
-    bad = _first_bad_step(theta)
-    if bad is not None:
+    # Once theta is inf or nan it stays so (and an overflowing grad, h or g makes the next
+    # theta inf or nan), so a finite theta_T means every value of the loop is finite.
+    if not np.all(np.isfinite(theta[steps])):
+        bad = _first_bad_step(theta)
         raise DivergenceError(
             f"the inner loop diverged: theta_{bad} left the finite floating-point range "
             f"at step t={bad - 1} (of t=0..{steps - 1}; |theta| grew past ~1.8e308); this phi makes the "
             "inner loop unstable, use fewer steps or a phi closer to a stable one"
         )
-    return theta, grad, h, g
+    return theta, grad, h
 
 
-def _to_time_last(*arrays):
-    return tuple(np.moveaxis(a, 0, -1) for a in arrays)
+def _as_time_last(values, batch):
+    """A list over time of floats or batch arrays -> one array of shape batch + (len(values),)."""
+    array = np.array(values, dtype=float).reshape((len(values),) + batch)
+    return np.moveaxis(array, 0, -1)
 
 
 def unroll(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Trajectory:
@@ -228,8 +232,10 @@ def unroll(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Tr
     >>> traj.theta.tolist()
     [10.0, 9.0, 7.7]
     """
-    theta, grad, h, g = _forward(*_check_inputs(phi, theta0, theta_star, steps))
-    return Trajectory(*_to_time_last(theta, grad, h, g))
+    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
+    theta, grad, h = (_as_time_last(v, batch) for v in _forward(phi1, phi2, phi3, theta0, theta_star, steps))
+    g = np.asarray(phi3)[..., None] * h  # g_t = φ3 h_t, the same multiplication as in the loop
+    return Trajectory(theta, grad, h, g)
 
 
 # ---------------------------------------------------------------------------
@@ -238,20 +244,18 @@ def unroll(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Tr
 
 
 def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False, record=None):
-    """Reverse sweep over the unrolled inner loop. Returns dL/dphi, shape batch + (3,).
+    """Reverse sweep over the unrolled inner loop. Returns (dL/dφ1, dL/dφ2, dL/dφ3).
 
     Notation: ``x_bar`` is the adjoint dL/dx of an intermediate x. Each block
     undoes one forward line, in reverse order; the forward line is repeated
     in the comment above it. ``record``, if a list, receives one dict of
     adjoints per step, in the order visited (for the book's tables).
     """
-    steps = grad.shape[0]
-    phi1_bar = np.zeros(theta.shape[1:])
-    phi2_bar = np.zeros(theta.shape[1:])
-    phi3_bar = np.zeros(theta.shape[1:])
+    steps = len(grad)
+    phi1_bar = phi2_bar = phi3_bar = 0.0
     # L = (θ_T − θ*)²
     theta_bar = 2.0 * (theta[steps] - theta_star)
-    h_bar_next = np.zeros(theta.shape[1:])  # dL/dh_t arriving from h_{t+1} (none after the last step)
+    h_bar_next = 0.0  # dL/dh_t arriving from h_{t+1} (none after the last step)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in reversed(range(steps)):
             # θ_{t+1} = θ_t + g_t
@@ -282,7 +286,7 @@ def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False, record=
                     f"{steps} (counting back from t={steps - 1}); use fewer steps or a "
                     "more stable phi"
                 )
-    return np.stack([phi1_bar, phi2_bar, phi3_bar], axis=-1)
+    return phi1_bar, phi2_bar, phi3_bar
 
 
 def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
@@ -305,6 +309,11 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
     grad : ndarray, shape (..., 3)
         :math:`(\\partial L/\\partial\\phi_1, \\partial L/\\partial\\phi_2, \\partial L/\\partial\\phi_3)`.
 
+    Raises
+    ------
+    DivergenceError
+        If the inner loop, the meta-loss or the backward pass overflows; the message names the step.
+
     Examples
     --------
     >>> loss, grad = meta_gradient((0.1, 0.5, -1.0), theta0=10.0, theta_star=5.0, steps=2)
@@ -312,19 +321,25 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
     7.29
     """
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
-    theta, grad, h, _ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
+    theta, grad, h = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
     loss = _meta_loss(theta[steps], theta_star, steps)
-    dphi = _backward(phi1, phi2, phi3, theta_star, theta, grad, h)
+    dphi = _stack_last(_backward(phi1, phi2, phi3, theta_star, theta, grad, h), batch)
     if not np.all(np.isfinite(dphi)):
         _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=True)  # raises, naming the step
         raise DivergenceError("the meta-gradient overflowed in backpropagation through time")
-    return (float(loss) if loss.ndim == 0 else loss), dphi
+    return loss, dphi
+
+
+def _stack_last(components, batch):
+    """(x1, x2, x3), floats or batch arrays -> one array of shape batch + (3,)."""
+    return np.stack([np.broadcast_to(x, batch) for x in components], axis=-1)
 
 
 def _meta_loss(theta_T, theta_star, steps):
-    """L(θ_T) = (θ_T − θ*)², refusing to overflow silently."""
+    """L(θ_T) = (θ_T − θ*)², refusing to overflow silently; a float or a batch array."""
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = (theta_T - theta_star) ** 2
+        error = theta_T - theta_star
+        loss = error * error  # not **: a Python float would raise OverflowError
     if not np.all(np.isfinite(loss)):
         raise DivergenceError(
             f"the meta-loss (theta_{steps} - theta_star)^2 overflowed after the last step "
@@ -343,7 +358,7 @@ def backprop_trace(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEP
     contributions to :math:`\\partial L/\\partial\\phi`, which sum to the meta-gradient.
     """
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
-    theta, grad, h, _ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
+    theta, grad, h = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
     rows = []
     _backward(phi1, phi2, phi3, theta_star, theta, grad, h, record=rows)
     return rows
@@ -352,9 +367,8 @@ def backprop_trace(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEP
 def meta_loss(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """The meta-loss :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` alone (the forward pass only)."""
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
-    theta, *_ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
-    loss = _meta_loss(theta[steps], theta_star, steps)
-    return float(loss) if loss.ndim == 0 else loss
+    theta, *_ = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
+    return _meta_loss(theta[steps], theta_star, steps)
 
 
 def finite_difference(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, eps=1e-6):

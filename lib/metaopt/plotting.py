@@ -307,3 +307,63 @@ def plot_log_curves(x, curves, xlabel, ylabel, logx=False, band=None, band_label
     ax.set_ylabel(ylabel)
     ax.legend(loc="best", fontsize=9)
     return ax
+
+
+# --- the appendix "Performance": benchmark results (benchmarks/results.json) ----------------
+
+__all__ += ["plot_closed_form_times", "plot_benchmark_ratios"]
+
+
+def plot_closed_form_times(closed_form, ax=None):
+    """Seconds to get the exact meta-gradient against the horizon T, on a log scale:
+    the library's sparse polynomials and the naive ``sympy.expand`` after every step,
+    with the goal (a third of the naive time at its largest T) as a dashed line."""
+    if ax is None:
+        _, ax = plt.subplots()
+    new, naive = closed_form["new"], closed_form["naive"]
+    ax.semilogy(naive["T"], naive["seconds"], "s-", ms=4, color=COLORS["old"],
+                label="naive: sympy.expand after every step")
+    ax.semilogy(new["T"], new["seconds"], "o-", ms=4, color=COLORS["learned"],
+                label="symbolic.meta_gradient (sparse polynomials)")
+    goal = naive["seconds"][-1] * closed_form["goal"]
+    ax.axhline(goal, ls="--", lw=1, color=COLORS["true"],
+               label=f"goal for T = {new['T'][-1]}: a third of naive T = {naive['T'][-1]}")
+    ax.plot([new["T"][-1]], [new["seconds"][-1]], "o", ms=9, mfc="none", color=COLORS["true"])
+    ax.set_xlabel("inner steps $T$")
+    ax.set_ylabel("seconds (log scale)")
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
+def plot_benchmark_ratios(results, axes=None):
+    """The measured figures against their goals (dashed) and limits (dotted), one panel each:
+    meta_gradient ÷ unroll, the batching speed-up for each horizon, and the book's wall times."""
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(9.6, 3.4))
+    ax1, ax2, ax3 = axes
+    g = results["gradient"]
+    ax1.bar(["meta_gradient\n÷ unroll"], [g["ratio"]], color=COLORS["learned"], width=0.5)
+    ax1.axhline(g["goal"], ls="--", lw=1, color=COLORS["true"], label="goal")
+    ax1.axhline(g["limit"], ls=":", lw=1.5, color=COLORS["assumed"], label="limit")
+    ax1.set_ylim(0, g["limit"] * 1.2)
+    ax1.set_title(f"cheap gradient, T = {g['steps']:,}")
+    ax1.legend(loc="upper right", fontsize=9)
+
+    b = results["batching"]
+    ax2.bar([f"T = {r['steps']}" for r in b["rows"]], [r["speedup"] for r in b["rows"]],
+            color=COLORS["learned"], width=0.6)
+    ax2.set_yscale("log")
+    ax2.set_ylim(10, max(1000, 2 * max(r["speedup"] for r in b["rows"])))
+    ax2.axhline(b["goal"], ls="--", lw=1, color=COLORS["true"])
+    ax2.axhline(b["limit"], ls=":", lw=1.5, color=COLORS["assumed"])
+    ax2.set_title(f"batch of {b['n']} ÷ loop (speed-up)")
+
+    k = results.get("book")
+    if k:
+        ax3.bar(["make test", "rebuild"], [k["make_test_s"], k["rebuild_s"]], color=COLORS["learned"], width=0.5)
+        ax3.axhline(k["goal"], ls="--", lw=1, color=COLORS["true"])
+        ax3.set_ylabel("seconds")
+    else:
+        ax3.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax3.transAxes)
+    ax3.set_title("the book, wall time")
+    return axes

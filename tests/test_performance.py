@@ -1,0 +1,108 @@
+"""The pieces behind the speed-ups and the benchmarks, checked (no timings here: those are
+``make bench``'s job, and a timed unit test on a shared machine would be noise).
+
+* ``symbolic._as_expr`` builds sympy expressions directly in canonical form; it must give
+  exactly what sympy's own ``as_expr`` gives, on polynomials nobody chose by hand.
+* The fast closed form equals the naive one (``sympy.expand`` after every step) term for term.
+* The scalar fast path of ``core`` and the batch path give the same bits.
+* ``benchmarks/run.py --quick`` runs, and ``benchmarks/results.json`` holds what the
+  appendix reads.
+"""
+
+import importlib.util
+import json
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.polys.domains import QQ, ZZ
+from sympy.polys.rings import ring
+
+import metaopt
+from metaopt import symbolic
+from metaopt.symbolic import _as_expr
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def random_poly(domain, seed):
+    rnd = random.Random(seed)
+    R, *gens = ring(symbolic.PHI, domain)
+    poly = R.zero
+    for _ in range(rnd.randint(0, 25)):
+        coeff = rnd.choice([1, -1, 2, -7, 10**30 + 1, rnd.randint(-1000, 1000)])
+        if domain == QQ:
+            coeff = QQ(coeff, rnd.choice([1, 2, 3, 10**20]))
+        exps = [rnd.choice([0, 0, 1, 2, rnd.randint(3, 40)]) for _ in range(3)]
+        poly += R.ground_new(coeff) * gens[0] ** exps[0] * gens[1] ** exps[1] * gens[2] ** exps[2]
+    return poly
+
+
+@pytest.mark.parametrize("domain", [ZZ, QQ], ids=["ZZ", "QQ"])
+@pytest.mark.parametrize("seed", range(40))
+def test_as_expr_is_sympys_own_conversion(domain, seed):
+    poly = random_poly(domain, seed)
+    expected = poly.as_expr()
+    got = _as_expr(poly)
+    assert got == expected  # structural equality: same tree, same argument order
+    assert sp.srepr(got) == sp.srepr(expected)
+    assert hash(got) == hash(expected)
+
+
+@pytest.mark.parametrize("poly", ["zero", "one", "minus_one", "phi2", "minus_phi1_phi3"])
+def test_as_expr_corner_cases(poly):
+    R, p1, p2, p3 = ring(symbolic.PHI, ZZ)
+    value = {"zero": R.zero, "one": R.one, "minus_one": -R.one, "phi2": p2, "minus_phi1_phi3": -p1 * p3}[poly]
+    assert sp.srepr(_as_expr(value)) == sp.srepr(value.as_expr())
+
+
+def test_as_expr_other_domains_fall_back():
+    theta0 = sp.Symbol("theta0")
+    L, dL = symbolic.meta_gradient(2, theta0=theta0, theta_star=5)
+    naive_L, _ = load_bench().naive_meta_gradient(2, theta0=theta0)
+    assert sp.expand(L - naive_L) == 0
+    assert L.free_symbols == {*symbolic.PHI, theta0}
+
+
+@pytest.mark.parametrize("steps", range(0, 7))
+def test_closed_form_equals_naive_expand(steps):
+    """The ring arithmetic against sympy's expand of the unrolled loop, term for term."""
+    theta0, theta_star = Fraction(21, 2), Fraction(-3, 7)
+    L, dL = symbolic.meta_gradient(steps, theta0, theta_star)
+    naive_L, naive_dL = load_bench().naive_meta_gradient(steps, theta0, theta_star)
+    assert L == naive_L  # both canonical expanded sums: structurally identical
+    assert dL == naive_dL
+
+
+def test_scalar_fast_path_is_plain_floats():
+    """One phi runs on Python floats; the result types are the documented ones."""
+    loss, grad = metaopt.meta_gradient()
+    assert type(loss) is float
+    assert isinstance(grad, np.ndarray) and grad.shape == (3,) and grad.dtype == float
+    assert type(metaopt.meta_loss()) is float
+    rows = metaopt.backprop_trace()
+    assert all(type(row["h_bar"]) is float for row in rows)
+
+
+def test_bench_quick_runs_and_writes_what_the_appendix_reads(tmp_path):
+    out = tmp_path / "results.json"
+    assert load_bench().main(["--quick", "--out", str(out)]) == 0
+    fresh = json.loads(out.read_text())
+    stored = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    for results in (fresh, stored):
+        assert {"date", "command", "machine", "gradient", "batching", "closed_form", "book"} <= set(results)
+        assert {"cores", "python", "numpy", "sympy"} <= set(results["machine"])
+        assert results["gradient"]["ratio"] > 0 and results["batching"]["speedup"] > 0
+        assert len(results["closed_form"]["new"]["T"]) == len(results["closed_form"]["new"]["seconds"])
+    assert stored["gradient"]["steps"] == 100_000 and stored["batching"]["n"] == 4096
+    assert stored["closed_form"]["new_T"] == 40 and stored["closed_form"]["naive_T"] == 20
