@@ -45,8 +45,8 @@ def meta_gradient_first_order(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR,
     [-124.2, -5.4, 12.42]
     """
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
-    theta, grad, h, _ = _forward(phi1, phi2, phi3, theta0, theta_star, steps, batch)
-    loss = _meta_loss(theta[steps], theta_star, steps)
+    theta, grad, h = _forward(phi1, phi2, phi3, theta0, theta_star, steps)  # lists over t
+    loss = np.asarray(_meta_loss(theta[steps], theta_star, steps))
     phi1_bar = np.zeros(batch)
     phi2_bar = np.zeros(batch)
     phi3_bar = np.zeros(batch)
