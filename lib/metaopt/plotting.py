@@ -338,8 +338,8 @@ def plot_closed_form_times(closed_form, ax=None):
 def plot_benchmark_ratios(results, axes=None):
     """The measured figures against their goals (dashed) and limits (dotted), one panel each:
     meta_gradient ÷ unroll, the batching speed-up for each horizon, and the book's wall times."""
-    if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(9.6, 3.4))
+    if axes is None:  # stacked, so that each panel is drawn at the page's width
+        _, axes = plt.subplots(3, 1, figsize=(PAGE_WIDTH, 8.4))
     ax1, ax2, ax3 = axes
     g = results["gradient"]
     ax1.bar(["meta_gradient\n÷ unroll"], [g["ratio"]], color=COLORS["learned"], width=0.5)
