@@ -132,26 +132,33 @@ def transition_matrix(phi) -> np.ndarray:
     return np.stack([np.stack([1.0 + 2.0 * a, b], -1), np.stack([2.0 * a, b], -1)], -2)
 
 
-def eigenvalues(phi) -> np.ndarray:
+def eigenvalues(phi, curvature=1.0) -> np.ndarray:
     r"""The two eigenvalues of :math:`M(\phi)`, complex, shape (..., 2), larger modulus first.
 
-    Roots of :math:`\lambda^2 - (1 - 2\alpha + \beta)\lambda + \beta`, by the quadratic formula.
+    Roots of :math:`\lambda^2 - (1 - 2c\alpha + \beta)\lambda + \beta`, by the quadratic formula;
+    ``curvature`` :math:`c` is that of the optimizee :math:`c(\theta - \theta^*)^2` (chapter 8),
+    1 for the book's example.
     """
     alpha, beta = (np.asarray(v, dtype=float) for v in momentum_params(phi))
-    trace = 1.0 - 2.0 * alpha + beta
+    c = _as_float_array("curvature", curvature)
+    trace = 1.0 - 2.0 * c * alpha + beta
+    beta = beta * np.ones_like(trace)
     root = np.sqrt((trace * trace - 4.0 * beta).astype(complex))
     lam = np.stack([(trace + root) / 2.0, (trace - root) / 2.0], axis=-1)
     order = np.argsort(-np.abs(lam), axis=-1, kind="stable")
     return np.take_along_axis(lam, order, axis=-1)
 
 
-def spectral_radius(phi):
+def spectral_radius(phi, curvature=1.0):
     r""":math:`\rho(M(\phi))`, the largest eigenvalue modulus: the inner loop's error shrinks
     like :math:`\rho^t`, and converges from every start if and only if :math:`\rho < 1`.
 
-    A float for one ``phi``, else an array of the batch shape.
+    ``curvature`` as in :func:`eigenvalues`. A float for one ``phi``, else an array of the batch shape.
+
+    >>> round(spectral_radius((0.1, 0.5, -1.0)), 6)   # phi_old: complex pair of modulus sqrt(1/2)
+    0.707107
     """
-    rho = np.abs(eigenvalues(phi))[..., 0]
+    rho = np.abs(eigenvalues(phi, curvature))[..., 0]
     return float(rho) if rho.ndim == 0 else rho
 
 

@@ -25,6 +25,7 @@ import sympy as sp
 
 from . import symbolic
 from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, _as_float_array, _check_steps, meta_gradient, meta_loss
+from . import dynamics
 from .tasks import make_tasks, trajectory_meta_gradient
 
 __all__ = [
@@ -48,30 +49,8 @@ def _phi_array(phi):
     return phi
 
 
-def spectral_radius(phi, curvature=1.0):
-    r"""The per-step rate :math:`\rho` of the inner loop on :math:`L(\theta) = c(\theta - \theta^*)^2`.
-
-    With :math:`e_t = \theta_t - \theta^*` and :math:`u_t = \phi_3 h_{t-1}` the inner loop is linear,
-
-    .. math::
-        \begin{pmatrix} e_{t+1} \\ u_{t+1} \end{pmatrix} =
-        \begin{pmatrix} 1 + 2ac & b \\ 2ac & b \end{pmatrix}
-        \begin{pmatrix} e_t \\ u_t \end{pmatrix}, \qquad a = \phi_1\phi_3,\ b = \phi_2,
-
-    and :math:`\rho` is the largest modulus of the eigenvalues, the roots of
-    :math:`\lambda^2 - (1 + 2ac + b)\lambda + b`. The error shrinks like :math:`\rho^t`
-    when :math:`\rho < 1` and grows like it when :math:`\rho > 1`. Vectorized over phi (..., 3).
-
-    >>> round(spectral_radius((0.1, 0.5, -1.0)), 6)   # phi_old: complex pair of modulus sqrt(1/2)
-    0.707107
-    """
-    phi = _phi_array(phi)
-    c = _as_float_array("curvature", curvature)
-    trace = 1.0 + 2.0 * phi[..., 0] * phi[..., 2] * c + phi[..., 1]
-    det = phi[..., 1] * np.ones_like(trace)
-    root = np.sqrt((trace**2 - 4.0 * det).astype(complex))
-    rho = np.maximum(np.abs((trace + root) / 2.0), np.abs((trace - root) / 2.0))
-    return float(rho) if rho.ndim == 0 else rho
+# The inner loop's rate rho, with the optimizee's curvature; derived in chapter 5 (metaopt.dynamics).
+spectral_radius = dynamics.spectral_radius
 
 
 def meta_gradient_norms(phi, horizons, theta0=THETA0, theta_star=THETA_STAR):

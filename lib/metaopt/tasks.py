@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .core import DivergenceError, Trajectory, _as_float_array, _check_steps
+from .meta_optimizers import adam
 
 __all__ = [
     "QuadraticTasks",
@@ -458,8 +459,8 @@ def meta_train_tasks(phi, tasks, steps, iterations, lr=0.01, weights=None, beta1
     current = _as_float_array("phi", phi)
     if current.shape != (3,):
         raise ValueError(f"phi must be one optimizer (phi1, phi2, phi3), got shape {current.shape}")
-    m = np.zeros(3)
-    v = np.zeros(3)
+    optimizer = adam(lr, beta1, beta2, eps)  # the meta-optimizer of chapter 6
+    state = optimizer.init(current)
     phis, losses, grads = [], [], []
     for k in range(iterations + 1):
         try:
@@ -471,11 +472,8 @@ def meta_train_tasks(phi, tasks, steps, iterations, lr=0.01, weights=None, beta1
         losses.append(loss)
         grads.append(grad)
         if k < iterations:
-            m = beta1 * m + (1 - beta1) * grad
-            v = beta2 * v + (1 - beta2) * grad**2
-            m_hat = m / (1 - beta1 ** (k + 1))
-            v_hat = v / (1 - beta2 ** (k + 1))
-            current = current - lr * m_hat / (np.sqrt(v_hat) + eps)
+            update, state = optimizer.update(grad, state)
+            current = current + update
     return TaskTraining(np.array(phis), np.array(losses), np.array(grads))
 
 
