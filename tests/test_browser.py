@@ -41,6 +41,7 @@ import yaml
 from metaopt._browser import (
     HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
 )
+from test_book_pages import glossary_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
@@ -436,25 +437,21 @@ def search(context, server, term):
 
 
 def glossary_terms():
-    """(English, Korean) pairs of the glossary: a term line followed by its Korean line."""
-    text = (ROOT / "glossary.md").read_text(encoding="utf-8")
-    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
-    lines = [line for line in block.splitlines()]
-    pairs = []
-    for a, b in zip(lines, lines[1:]):
-        if a and b and not a.startswith(" ") and not b.startswith(" ") and re.search(r"[\uac00-\ud7a3]", b):
-            pairs.append((a.strip(), b.strip()))
-    return pairs
+    """(English, Korean) names of the first glossary entry, as test_book_pages reads the glossary."""
+    entry = glossary_entries()[0]
+    english = next(n for n in entry if not re.search(r"[\uac00-\ud7a3]", n))
+    korean = next(n for n in entry if re.search(r"[\uac00-\ud7a3]", n))
+    return english, korean
 
 
 def test_search_finds_an_english_glossary_term(context, server):
-    english = glossary_terms()[0][0]  # "optimizee"
+    english = glossary_terms()[0]  # "optimizee"
     hits = search(context, server, english)
     assert "glossary.html" in hits, f"searching {english!r} found {hits}"
 
 
 def test_search_finds_a_korean_glossary_term(context, server):
-    korean = glossary_terms()[0][1]
+    korean = glossary_terms()[1]  # "피최적화 모델"
     hits = search(context, server, korean)
     assert "glossary.html" in hits, f"searching {korean!r} found {hits}"
 
@@ -475,6 +472,12 @@ def tamper(site: Path, tmp: Path, page: str, replace) -> str:
     return (Path(page).parent / name).as_posix()
 
 
+def visit_copy(context, tmp: Path, page: str) -> dict:
+    """Visit ``page`` of the tampered copy made by :func:`tamper`, served on its own."""
+    with Server(tmp / "site") as server:
+        return visit(context, server, page)
+
+
 def page_with(crawl, what):
     for page, r in crawl.items():
         if r[what] and (what != "images" or any(i["inArticle"] for i in r["images"])):
@@ -486,11 +489,7 @@ def test_checks_fail_when_math_comes_from_a_cdn(crawl, site, context, tmp_path):
     page = page_with(crawl, "exercises")
     cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
     broken = tamper(site, tmp_path, page, lambda t: re.sub(r'src="[^"]*mathjax/tex-chtml\.js[^"]*"', f'src="{cdn}"', t))
-    server = Server(tmp_path / "site")
-    try:
-        r = visit(context, server, broken)
-    finally:
-        server.close()
+    r = visit_copy(context, tmp_path, broken)
     assert cdn in r["blocked"], r["blocked"]
     assert offline_problems(r)
     assert math_problems(r), "math from a blocked CDN should leave raw TeX"
@@ -499,11 +498,7 @@ def test_checks_fail_when_math_comes_from_a_cdn(crawl, site, context, tmp_path):
 def test_checks_fail_when_a_solution_is_lost(crawl, site, context, tmp_path):
     page = page_with(crawl, "exercises")
     broken = tamper(site, tmp_path, page, lambda t: t.replace('class="solution ', 'class="note ', 1))
-    server = Server(tmp_path / "site")
-    try:
-        r = visit(context, server, broken)
-    finally:
-        server.close()
+    r = visit_copy(context, tmp_path, broken)
     assert any("has no solution" in p for p in exercise_problems(r)), exercise_problems(r)
 
 
@@ -511,11 +506,7 @@ def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
     page = page_with(crawl, "images")
     broken = tamper(site, tmp_path, page,
                     lambda t: re.sub(r'(<img[^>]*src=")[^"]*_images/[^"]+"', r'\1../_images/missing.png"', t, count=1))
-    server = Server(tmp_path / "site")
-    try:
-        r = visit(context, server, broken)
-    finally:
-        server.close()
+    r = visit_copy(context, tmp_path, broken)
     assert any("does not load" in p for p in image_problems(r)), image_problems(r)
 
 
@@ -552,11 +543,7 @@ def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, contex
     page = "intro.html"
     script = re.compile(r"<script>const THEBE_JS_URL = [^<]*</script>")
     broken = tamper(site, tmp_path, page, lambda t: script.sub(lambda m: m.group(0) * 2, t, count=1))
-    server = Server(tmp_path / "site")
-    try:
-        r = visit(context, server, broken)
-    finally:
-        server.close()
+    r = visit_copy(context, tmp_path, broken)
     assert any("THEBE_JS_URL" in p for p in console_problems(r)), console_problems(r)
 
 

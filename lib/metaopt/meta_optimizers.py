@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, DivergenceError, _as_float_array, meta_gradient
-from .train import MetaTraining
+from .train import MetaTraining, _meta_train_loop
 
 __all__ = ["MetaOptimizer", "SgdState", "AdamState", "sgd", "adam", "meta_train_with"]
 
@@ -133,25 +133,29 @@ def meta_train_with(
     """
     if not isinstance(optimizer, MetaOptimizer):
         raise TypeError(f"optimizer must be a MetaOptimizer (e.g. sgd(eta) or adam(eta)), got {optimizer!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
-        raise TypeError(f"iterations must be an integer, got {iterations!r}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}")
-    current = _as_float_array("phi", phi)
-    state = optimizer.init(current)
-    phis, losses, grads = [], [], []
-    for k in range(int(iterations) + 1):
-        try:
-            loss, grad = gradient(current, theta0, theta_star, steps)
-        except DivergenceError as exc:
-            raise DivergenceError(f"meta-training diverged at iteration {k}: {exc}") from exc
-        phis.append(current)
-        losses.append(loss)
-        grads.append(grad)
-        if k < iterations:
-            updates, state = optimizer.update(grad, state)
-            with np.errstate(over="ignore", invalid="ignore"):
-                current = current + updates
-            if not np.all(np.isfinite(current)):
-                raise DivergenceError(f"meta-training diverged at iteration {k + 1}: the update of phi overflowed")
-    return MetaTraining(np.array(phis), np.array(losses), np.array(grads))
+    phis, losses, grads = _meta_train_loop(
+        phi, iterations,
+        gradient=lambda current: gradient(current, theta0, theta_star, steps),
+        step=_stepper(optimizer, phi),
+    )
+    return MetaTraining(phis, losses, grads)
+
+
+def _stepper(optimizer: MetaOptimizer, phi):
+    """``step(phi, grad) -> new phi`` applying ``optimizer`` from its initial state at ``phi``.
+
+    Raises DivergenceError if an update takes phi out of the finite range.
+    """
+    state = optimizer.init(_as_float_array("phi", phi))
+
+    def step(current, grad):
+        nonlocal state
+        updates, state = optimizer.update(grad, state)
+        with np.errstate(over="ignore", invalid="ignore"):
+            new = current + updates
+        if not np.all(np.isfinite(new)):
+            raise DivergenceError("the update of phi overflowed")
+        return new
+
+    return step
+

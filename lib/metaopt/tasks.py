@@ -35,7 +35,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .core import DivergenceError, Trajectory, _as_float_array, _check_steps
-from .meta_optimizers import adam
+from .meta_optimizers import _stepper, adam
+from .train import _meta_train_loop
 
 __all__ = [
     "QuadraticTasks",
@@ -459,22 +460,15 @@ def meta_train_tasks(phi, tasks, steps, iterations, lr=0.01, weights=None, beta1
     current = _as_float_array("phi", phi)
     if current.shape != (3,):
         raise ValueError(f"phi must be one optimizer (phi1, phi2, phi3), got shape {current.shape}")
-    optimizer = adam(lr, beta1, beta2, eps)  # the meta-optimizer of chapter 6
-    state = optimizer.init(current)
-    phis, losses, grads = [], [], []
-    for k in range(iterations + 1):
-        try:
-            loss, grad = trajectory_meta_gradient(current, tasks, steps, weights)
-        except DivergenceError as exc:
-            raise DivergenceError(f"meta-training diverged at iteration {k} (lr={lr}): {exc}") from exc
-        loss, grad = float(np.mean(loss)), grad.reshape(-1, 3).mean(axis=0)  # mean over the tasks
-        phis.append(current)
-        losses.append(loss)
-        grads.append(grad)
-        if k < iterations:
-            update, state = optimizer.update(grad, state)
-            current = current + update
-    return TaskTraining(np.array(phis), np.array(losses), np.array(grads))
+
+    def gradient(phi):
+        loss, grad = trajectory_meta_gradient(phi, tasks, steps, weights)
+        return float(np.mean(loss)), grad.reshape(-1, 3).mean(axis=0)  # mean over the tasks
+
+    phis, losses, grads = _meta_train_loop(
+        current, iterations, gradient, _stepper(adam(lr, beta1, beta2, eps), current), context=f" (lr={lr})"
+    )
+    return TaskTraining(phis, losses, grads)
 
 
 def stability_limit(phi) -> float:

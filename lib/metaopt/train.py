@@ -85,6 +85,23 @@ def meta_train(phi=PHI_OLD, eta=ETA, iterations=100, theta0=THETA0, theta_star=T
         For bad input.
     """
     eta = _check_eta(eta)
+    phis, losses, grads = _meta_train_loop(
+        phi, iterations,
+        gradient=lambda current: meta_gradient(current, theta0, theta_star, steps),
+        step=lambda current, grad: meta_step(current, grad, eta),
+        context=f" with eta={eta}", advice=". A smaller meta step size eta keeps it stable.",
+    )
+    return MetaTraining(phis, losses, grads)
+
+
+def _meta_train_loop(phi, iterations, gradient, step, context="", advice=""):
+    """The outer loop shared by every meta-trainer: ``iterations`` times, ``gradient`` then ``step``.
+
+    ``gradient(phi) -> (loss, grad)``; ``step(phi, grad) -> new phi``, raising
+    DivergenceError if the update overflows. Returns the arrays (phis, losses,
+    grads), iteration 0 being the start. A DivergenceError from either is raised
+    again naming the iteration, with ``context`` after the iteration and ``advice`` at the end.
+    """
     if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
         raise TypeError(f"iterations must be an integer, got {iterations!r}")
     if iterations < 0:
@@ -93,21 +110,17 @@ def meta_train(phi=PHI_OLD, eta=ETA, iterations=100, theta0=THETA0, theta_star=T
     phis, losses, grads = [], [], []
     for k in range(int(iterations) + 1):
         try:
-            loss, grad = meta_gradient(current, theta0, theta_star, steps)
+            loss, grad = gradient(current)
         except DivergenceError as exc:
-            raise DivergenceError(
-                f"meta-training diverged at iteration {k} with eta={eta}: {exc}. "
-                "A smaller meta step size eta keeps it stable."
-            ) from exc
+            raise DivergenceError(f"meta-training diverged at iteration {k}{context}: {exc}{advice}") from exc
         phis.append(current)
         losses.append(loss)
         grads.append(grad)
         if k < iterations:
             try:
-                current = meta_step(current, grad, eta)
+                current = step(current, grad)
             except DivergenceError as exc:
                 raise DivergenceError(
-                    f"meta-training diverged at iteration {k + 1} with eta={eta}: {exc}. "
-                    "A smaller meta step size eta keeps it stable."
+                    f"meta-training diverged at iteration {k + 1}{context}: {exc}{advice}"
                 ) from exc
-    return MetaTraining(np.array(phis), np.array(losses), np.array(grads))
+    return np.array(phis), np.array(losses), np.array(grads)
