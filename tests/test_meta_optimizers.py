@@ -99,6 +99,13 @@ def test_divergence_names_the_iteration():
         mo.meta_train_with(mo.sgd(0.01), metaopt.PHI_OLD, iterations=50)
 
 
+def test_an_overflowing_update_is_not_silent():
+    """A finite gradient whose update leaves the float range stops training, naming the iteration."""
+    huge = lambda phi, *problem: (1.0, np.full(3, 1e308))  # noqa: E731
+    with pytest.raises(metaopt.DivergenceError, match=r"iteration 1: the update of phi overflowed"):
+        mo.meta_train_with(mo.sgd(10.0), metaopt.PHI_OLD, iterations=3, gradient=huge)
+
+
 @pytest.mark.parametrize(
     "make, exc",
     [
