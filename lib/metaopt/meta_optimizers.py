@@ -150,8 +150,8 @@ def _stepper(optimizer: MetaOptimizer, phi):
 
     def step(current, grad):
         nonlocal state
-        updates, state = optimizer.update(grad, state)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, not warned about
+            updates, state = optimizer.update(grad, state)
             new = current + updates
         if not np.all(np.isfinite(new)):
             raise DivergenceError("the update of phi overflowed")
