@@ -21,120 +21,45 @@ chain rule.
 Every function takes ``phi`` of shape ``(..., 3)``: a batch of optimizers is
 run at once, vectorized over the leading axes (never a Python loop over the
 batch). ``theta0`` and ``theta_star`` may be scalars or arrays that broadcast
-against the batch shape.
+against the batch shape; they and ``steps`` are keyword-only.
+
+This is chapter 3's code, kept short for the reader. The general sweep of
+:mod:`metaopt.sweep` (curvature, loss weights, truncation, first order) is what
+the later chapters call; the tests check that the two agree bit for bit.
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import NamedTuple
-
 import numpy as np
+
+from . import validate
+from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
+from .sweep import MetaGradient, Trajectory
+from .validate import DivergenceError
 
 __all__ = [
     "DivergenceError",
     "Trajectory",
+    "MetaGradient",
     "unroll",
     "meta_gradient",
     "meta_loss",
     "finite_difference",
     "backprop_trace",
-    "PHI_OLD",
-    "THETA0",
-    "THETA_STAR",
-    "STEPS",
 ]
 
-#: The document's values: phi_old, theta_0, theta^* and the number of inner steps.
-PHI_OLD = (0.1, 0.5, -1.0)
-THETA0 = 10.0
-THETA_STAR = 5.0
-STEPS = 2
-
-
-class DivergenceError(FloatingPointError):
-    """The inner loop (or its backward pass) left the finite floating-point range.
-
-    Raised instead of returning ``inf`` or ``nan``; the message names the step.
-    """
-
-
-class Trajectory(NamedTuple):
-    """The values of one run of the inner loop.
-
-    Time is the last axis; any leading axes are the batch axes of ``phi``.
-
-    Attributes
-    ----------
-    theta : ndarray, shape (..., steps + 1)
-        :math:`\\theta_0, \\dots, \\theta_T`.
-    grad : ndarray, shape (..., steps)
-        :math:`\\nabla_0, \\dots, \\nabla_{T-1}`, the optimizee gradients fed to the RNN.
-    h : ndarray, shape (..., steps)
-        :math:`h_0, \\dots, h_{T-1}`, the hidden states.
-    g : ndarray, shape (..., steps)
-        :math:`g_0, \\dots, g_{T-1}`, the updates added to theta.
-    """
-
-    theta: np.ndarray
-    grad: np.ndarray
-    h: np.ndarray
-    g: np.ndarray
-
 
 # ---------------------------------------------------------------------------
-# input checks: a clear error, never a silent nan
+# input checks (the library's one policy, metaopt.validate): a clear error, never a silent nan
 # ---------------------------------------------------------------------------
-
-
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise TypeError(
-            f"steps must be an integer number of inner-loop steps, "
-            f"got {steps!r} of type {type(steps).__name__}"
-        )
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    return int(steps)
-
-
-def _as_float_array(name: str, value) -> np.ndarray:
-    if not isinstance(value, np.ndarray) and np.ndim(value) > 0:
-        # numpy would quietly turn True into 1.0 and "2" into 2.0 inside a list: refuse them
-        try:
-            items = np.asarray(value, dtype=object).ravel()
-        except (TypeError, ValueError):
-            items = ()
-        if any(isinstance(v, (bool, np.bool_, str, bytes)) for v in items):
-            raise TypeError(f"{name} must be real numbers, got {value!r}")
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged sequences and the like
-        raise TypeError(f"{name} must be real numbers, got {value!r} ({exc})") from None
-    if raw.dtype.kind == "O":
-        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw.flat):
-            raise TypeError(f"{name} must be real numbers, got {value!r}")
-    elif raw.dtype.kind not in "iuf":  # strings, booleans, complex numbers, ...
-        raise TypeError(f"{name} must be real numbers, got {value!r} (dtype {raw.dtype})")
-    arr = raw.astype(float)
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))
-        where = f" at index {tuple(int(i) for i in bad[0])}" if arr.ndim else ""
-        raise ValueError(f"{name} must be finite, got {value!r} (non-finite value{where})")
-    return arr
 
 
 def _check_inputs(phi, theta0, theta_star, steps):
     """Validate and convert; return (phi1, phi2, phi3, theta0, theta_star, steps, batch_shape)."""
-    steps = _check_steps(steps)
-    phi = _as_float_array("phi", phi)
-    if phi.ndim == 0 or phi.shape[-1] != 3:
-        raise ValueError(
-            "phi must hold the 3 optimizer parameters (phi1, phi2, phi3) along its "
-            f"last axis, got shape {phi.shape}"
-        )
-    theta0 = _as_float_array("theta0", theta0)
-    theta_star = _as_float_array("theta_star", theta_star)
+    steps = validate.count("steps", steps)
+    phi = validate.phi(phi)
+    theta0 = validate.real_array("theta0", theta0)
+    theta_star = validate.real_array("theta_star", theta_star)
     try:
         batch = np.broadcast_shapes(phi.shape[:-1], theta0.shape, theta_star.shape)
     except ValueError:
@@ -200,7 +125,7 @@ def _as_time_last(values, batch):
     return np.moveaxis(array, 0, -1)
 
 
-def unroll(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Trajectory:
+def unroll(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Trajectory:
     """Run the inner loop: ``steps`` updates of theta by the linear-RNN optimizer.
 
     Parameters
@@ -289,7 +214,7 @@ def _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=False, record=
     return phi1_bar, phi2_bar, phi3_bar
 
 
-def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def meta_gradient(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """Meta-loss :math:`L(\\theta_T)` and its gradient with respect to phi, by reverse mode.
 
     The forward pass is :func:`unroll`; the backward pass sweeps the same steps
@@ -304,9 +229,9 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
 
     Returns
     -------
-    loss : float or ndarray, shape (...)
-        :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2`; a Python float when unbatched.
-    grad : ndarray, shape (..., 3)
+    MetaGradient
+        ``loss``, :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` (a Python float when
+        unbatched, else shape (...)), and ``grad``, shape (..., 3),
         :math:`(\\partial L/\\partial\\phi_1, \\partial L/\\partial\\phi_2, \\partial L/\\partial\\phi_3)`.
 
     Raises
@@ -327,7 +252,7 @@ def meta_gradient(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
     if not np.all(np.isfinite(dphi)):
         _backward(phi1, phi2, phi3, theta_star, theta, grad, h, check=True)  # raises, naming the step
         raise DivergenceError("the meta-gradient overflowed in backpropagation through time")
-    return loss, dphi
+    return MetaGradient(loss, dphi)
 
 
 def _stack_last(components, batch):
@@ -349,7 +274,7 @@ def _meta_loss(theta_T, theta_star, steps):
     return loss
 
 
-def backprop_trace(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def backprop_trace(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """The adjoints of one backward pass, step by step, as :func:`meta_gradient` computes them.
 
     Returns a list with one dict per step, from :math:`t = T-1` down to 0, with keys
@@ -364,14 +289,14 @@ def backprop_trace(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEP
     return rows
 
 
-def meta_loss(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def meta_loss(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """The meta-loss :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` alone (the forward pass only)."""
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
     theta, *_ = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
     return _meta_loss(theta[steps], theta_star, steps)
 
 
-def finite_difference(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, eps=1e-6):
+def finite_difference(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, eps=1e-6):
     """Central finite differences of the meta-loss, :math:`(L(\\phi + \\epsilon e_i) - L(\\phi - \\epsilon e_i)) / 2\\epsilon`.
 
     A check on :func:`meta_gradient`, not a replacement: it costs six forward
@@ -380,13 +305,12 @@ def finite_difference(phi=PHI_OLD, theta0=THETA0, theta_star=THETA_STAR, steps=S
     """
     phi1, phi2, phi3, *_ = _check_inputs(phi, theta0, theta_star, steps)  # errors as meta_gradient
     phi = np.stack([phi1, phi2, phi3], axis=-1)
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite positive number, got {eps!r}")
+    eps = validate.positive("eps", eps)
     columns = []
     for i in range(3):
         e = np.zeros(3)
         e[i] = eps
-        plus = meta_loss(phi + e, theta0, theta_star, steps)
-        minus = meta_loss(phi - e, theta0, theta_star, steps)
+        plus = meta_loss(phi + e, theta0=theta0, theta_star=theta_star, steps=steps)
+        minus = meta_loss(phi - e, theta0=theta0, theta_star=theta_star, steps=steps)
         columns.append((np.asarray(plus) - np.asarray(minus)) / (2 * eps))
     return np.stack(columns, axis=-1)

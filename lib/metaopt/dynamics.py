@@ -24,11 +24,16 @@ Every function takes ``phi`` of shape ``(..., 3)`` (a batch), like :mod:`metaopt
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .core import THETA0, THETA_STAR, DivergenceError, _as_float_array, _check_steps
+from . import validate
+from .document import CURVATURE, THETA0, THETA_STAR
+from .validate import DivergenceError
 
 __all__ = [
+    "Momentum",
     "momentum_params",
     "phi_from_momentum",
     "heavy_ball",
@@ -43,51 +48,48 @@ __all__ = [
 ]
 
 
-def _phi(phi) -> np.ndarray:
-    phi = _as_float_array("phi", phi)
-    if phi.ndim == 0 or phi.shape[-1] != 3:
-        raise ValueError(
-            "phi must hold the 3 optimizer parameters (phi1, phi2, phi3) along its "
-            f"last axis, got shape {phi.shape}"
-        )
-    return phi
+class Momentum(NamedTuple):
+    """An optimizer as heavy-ball momentum: step size ``alpha`` and momentum ``beta``, in this order."""
+
+    alpha: object
+    beta: object
 
 
-def momentum_params(phi):
+def momentum_params(phi) -> Momentum:
     r"""Step size and momentum of the RNN optimizer: :math:`\alpha = -\phi_1\phi_3`, :math:`\beta = \phi_2`.
 
-    Returns ``(alpha, beta)``, floats for one ``phi`` or arrays of the batch shape.
+    Returns ``Momentum(alpha, beta)``, floats for one ``phi`` or arrays of the batch shape.
 
     >>> momentum_params((0.1, 0.5, -1.0))
-    (0.1, 0.5)
+    Momentum(alpha=0.1, beta=0.5)
     """
-    phi = _phi(phi)
+    phi = validate.phi(phi)
     alpha = -phi[..., 0] * phi[..., 2] + 0.0  # + 0.0 turns -0.0 into 0.0
     beta = phi[..., 1]
     if alpha.ndim == 0:
-        return float(alpha), float(beta)
-    return alpha, beta
+        return Momentum(float(alpha), float(beta))
+    return Momentum(alpha, beta)
 
 
-def phi_from_momentum(alpha, beta, phi3=-1.0) -> np.ndarray:
+def phi_from_momentum(alpha, *, beta, phi3=-1.0) -> np.ndarray:
     r"""One :math:`\phi` with step size ``alpha`` and momentum ``beta``: :math:`(-\alpha/\phi_3, \beta, \phi_3)`.
 
     Any non-zero ``phi3`` gives the same optimizer; the default -1 is the document's.
     """
-    alpha = _as_float_array("alpha", alpha)
-    beta = _as_float_array("beta", beta)
-    phi3 = _as_float_array("phi3", phi3)
+    alpha = validate.real_array("alpha", alpha)
+    beta = validate.real_array("beta", beta)
+    phi3 = validate.real_array("phi3", phi3)
     if np.any(phi3 == 0):
         raise ValueError("phi3 must be non-zero: with phi3 = 0 the optimizer never moves")
     alpha, beta, phi3 = np.broadcast_arrays(alpha, beta, phi3)
     return np.stack([-alpha / phi3, beta, phi3], axis=-1)
 
 
-def heavy_ball(alpha, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2) -> np.ndarray:
+def heavy_ball(alpha, *, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2, curvature=CURVATURE) -> np.ndarray:
     r"""Gradient descent with heavy-ball momentum on :math:`(\theta - \theta^*)^2`, written as Polyak writes it.
 
     .. math:: \theta_{t+1} = \theta_t - \alpha\,\nabla_t + \beta\,(\theta_t - \theta_{t-1}),
-              \qquad \theta_{-1} = \theta_0 .
+              \qquad \theta_{-1} = \theta_0, \qquad \nabla_t = 2c\,(\theta_t - \theta^*) .
 
     No hidden state and no :math:`\phi`: a second, independent route to the
     trajectory that :func:`metaopt.unroll` computes with the RNN.
@@ -97,17 +99,20 @@ def heavy_ball(alpha, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2) -> np
     ndarray, shape (..., steps + 1)
         :math:`\theta_0, \dots, \theta_T`.
     """
-    steps = _check_steps(steps)
-    alpha, beta, theta0, theta_star = np.broadcast_arrays(
-        *(_as_float_array(n, v) for n, v in
-          (("alpha", alpha), ("beta", beta), ("theta0", theta0), ("theta_star", theta_star)))
+    steps = validate.count("steps", steps)
+    alpha, beta, theta0, theta_star, c = np.broadcast_arrays(
+        *(validate.real_array(n, v) for n, v in
+          (("alpha", alpha), ("beta", beta), ("theta0", theta0), ("theta_star", theta_star),
+           ("curvature", curvature)))
     )
+    if np.any(c <= 0):
+        raise ValueError(f"curvature must be positive, got {curvature!r}")
     thetas = [theta0.astype(float)]
     previous = theta0.astype(float)  # θ_{−1} = θ_0: no previous step to continue
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps):
             current = thetas[-1]
-            grad = 2.0 * (current - theta_star)  # ∇_t = 2(θ_t − θ*)
+            grad = 2.0 * c * (current - theta_star)  # ∇_t = 2c(θ_t − θ*)
             thetas.append(current - alpha * grad + beta * (current - previous))
             previous = current
             if not np.all(np.isfinite(thetas[-1])):
@@ -117,22 +122,27 @@ def heavy_ball(alpha, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2) -> np
     return np.stack(thetas, axis=-1)
 
 
-def transition_matrix(phi) -> np.ndarray:
+def transition_matrix(phi, *, curvature=CURVATURE) -> np.ndarray:
     r"""The matrix :math:`M(\phi)` with :math:`(e_{t+1}, g_t) = M\,(e_t, g_{t-1})`, shape (..., 2, 2).
 
-    .. math:: M = \begin{pmatrix} 1 + 2\phi_1\phi_3 & \phi_2 \\ 2\phi_1\phi_3 & \phi_2 \end{pmatrix}
+    .. math:: M = \begin{pmatrix} 1 + 2c\phi_1\phi_3 & \phi_2 \\ 2c\phi_1\phi_3 & \phi_2 \end{pmatrix}
+
+    on the optimizee :math:`c(\theta - \theta^*)^2` (``curvature`` :math:`c`, 1 for the document's).
 
     >>> transition_matrix((0.1, 0.5, -1.0)).tolist()
     [[0.8, 0.5], [-0.2, 0.5]]
     """
-    phi = _phi(phi)
-    a = phi[..., 0] * phi[..., 2]  # φ1φ3 = −α
-    b = phi[..., 1]
-    # e_{t+1} = e_t + g_t = (1 + 2a) e_t + b g_{t−1};  g_t = a ∇_t + b g_{t−1} = 2a e_t + b g_{t−1}
+    phi = validate.phi(phi)
+    c = validate.real_array("curvature", curvature)
+    if np.any(c <= 0):
+        raise ValueError(f"curvature must be positive, got {curvature!r}")
+    a = c * phi[..., 0] * phi[..., 2]  # cφ1φ3 = −cα
+    b = phi[..., 1] * np.ones_like(a)
+    # e_{t+1} = e_t + g_t = (1 + 2a) e_t + b g_{t−1};  g_t = φ1φ3 ∇_t + b g_{t−1} = 2a e_t + b g_{t−1}
     return np.stack([np.stack([1.0 + 2.0 * a, b], -1), np.stack([2.0 * a, b], -1)], -2)
 
 
-def eigenvalues(phi, curvature=1.0) -> np.ndarray:
+def eigenvalues(phi, *, curvature=CURVATURE) -> np.ndarray:
     r"""The two eigenvalues of :math:`M(\phi)`, complex, shape (..., 2), larger modulus first.
 
     Roots of :math:`\lambda^2 - (1 - 2c\alpha + \beta)\lambda + \beta`, by the quadratic formula;
@@ -140,7 +150,9 @@ def eigenvalues(phi, curvature=1.0) -> np.ndarray:
     1 for the book's example.
     """
     alpha, beta = (np.asarray(v, dtype=float) for v in momentum_params(phi))
-    c = _as_float_array("curvature", curvature)
+    c = validate.real_array("curvature", curvature)
+    if np.any(c <= 0):
+        raise ValueError(f"curvature must be positive, got {curvature!r}")
     trace = 1.0 - 2.0 * c * alpha + beta
     beta = beta * np.ones_like(trace)
     root = np.sqrt((trace * trace - 4.0 * beta).astype(complex))
@@ -149,7 +161,7 @@ def eigenvalues(phi, curvature=1.0) -> np.ndarray:
     return np.take_along_axis(lam, order, axis=-1)
 
 
-def spectral_radius(phi, curvature=1.0):
+def spectral_radius(phi, *, curvature=CURVATURE):
     r""":math:`\rho(M(\phi))`, the largest eigenvalue modulus: the inner loop's error shrinks
     like :math:`\rho^t`, and converges from every start if and only if :math:`\rho < 1`.
 
@@ -158,30 +170,30 @@ def spectral_radius(phi, curvature=1.0):
     >>> round(spectral_radius((0.1, 0.5, -1.0)), 6)   # phi_old: complex pair of modulus sqrt(1/2)
     0.707107
     """
-    rho = np.abs(eigenvalues(phi, curvature))[..., 0]
+    rho = np.abs(eigenvalues(phi, curvature=curvature))[..., 0]
     return float(rho) if rho.ndim == 0 else rho
 
 
-def convergence_map(alphas, betas):
+def convergence_map(alphas, *, betas):
     r"""Spectral radius on a grid of step sizes ``alphas`` (columns) and momenta ``betas`` (rows).
 
     Returns an array of shape ``(len(betas), len(alphas))``, ready for ``imshow``/``contour``.
     """
-    alphas = _as_float_array("alphas", alphas).ravel()
-    betas = _as_float_array("betas", betas).ravel()
+    alphas = validate.vector("alphas", alphas)
+    betas = validate.vector("betas", betas)
     A, B = np.meshgrid(alphas, betas)
-    return spectral_radius(phi_from_momentum(A, B))
+    return spectral_radius(phi_from_momentum(A, beta=B))
 
 
-def zero_loss_phi2(phi1, phi3):
+def zero_loss_phi2(phi1, *, phi3):
     r"""The :math:`\phi_2` that makes the two-step meta-loss exactly zero, given :math:`\phi_1, \phi_3`.
 
     .. math:: \phi_2 = -\frac{(1 + 2\phi_1\phi_3)^2}{2\phi_1\phi_3}, \qquad \phi_1\phi_3 \ne 0,
 
     from :math:`\theta_2 - \theta^* = \big((1 + 2\phi_1\phi_3)^2 + 2\phi_1\phi_2\phi_3\big)(\theta_0 - \theta^*)`.
     """
-    phi1 = _as_float_array("phi1", phi1)
-    phi3 = _as_float_array("phi3", phi3)
+    phi1 = validate.real_array("phi1", phi1)
+    phi3 = validate.real_array("phi3", phi3)
     a = phi1 * phi3
     if np.any(a == 0):
         raise ValueError("phi1 * phi3 must be non-zero: with no step size no phi2 reaches theta*")
@@ -191,7 +203,7 @@ def zero_loss_phi2(phi1, phi3):
 
 def zero_loss_beta(alpha):
     r"""The momentum that makes the two-step meta-loss zero for step size ``alpha``: :math:`\beta = (1 - 2\alpha)^2 / 2\alpha`."""
-    alpha = _as_float_array("alpha", alpha)
+    alpha = validate.real_array("alpha", alpha)
     if np.any(alpha == 0):
         raise ValueError("alpha must be non-zero")
     beta = (1.0 - 2.0 * alpha) ** 2 / (2.0 * alpha)
@@ -204,7 +216,7 @@ def critical_beta(alpha):
     Above this curve the eigenvalues are a complex pair with :math:`|\lambda| = \sqrt\beta`
     (the error spirals in, overshooting); below it they are real.
     """
-    alpha = _as_float_array("alpha", alpha)
+    alpha = validate.real_array("alpha", alpha)
     if np.any(alpha < 0) or np.any(alpha > 2):
         raise ValueError("alpha must be in [0, 2] for the critical-damping curve inside |beta| <= 1")
     beta = (1.0 - np.sqrt(2.0 * alpha)) ** 2
@@ -219,6 +231,6 @@ def balance(phi):
     :math:`\tfrac{d}{ds}(\phi_1^2 - \phi_3^2) = 0` along :math:`\dot\phi = -\nabla_\phi L`;
     a gradient step of size :math:`\eta` changes it by :math:`\eta^2 (g_1^2 - g_3^2)` only.
     """
-    phi = _phi(phi)
+    phi = validate.phi(phi)
     value = phi[..., 0] ** 2 - phi[..., 2] ** 2
     return float(value) if value.ndim == 0 else value

@@ -1,7 +1,8 @@
 r"""Long horizons: how the meta-gradient behaves as the number of inner steps T grows.
 
-* :func:`spectral_radius` -- the rate :math:`\rho` at which the inner loop's error
-  :math:`\theta_t - \theta^*` shrinks (:math:`\rho < 1`) or grows (:math:`\rho > 1`) per step;
+* the rate :math:`\rho` at which the inner loop's error :math:`\theta_t - \theta^*` shrinks
+  (:math:`\rho < 1`) or grows (:math:`\rho > 1`) per step is chapter 5's
+  :func:`metaopt.dynamics.spectral_radius`;
 * :func:`meta_gradient_norms` -- :math:`\|\nabla_\phi L(\theta_T)\|` for many horizons T at once;
 * :func:`truncated_meta_gradient` -- truncated backpropagation through time, the
   sweep stopped after the last k steps;
@@ -17,21 +18,20 @@ r"""Long horizons: how the meta-gradient behaves as the number of inner steps T 
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
 
-from . import symbolic
-from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, _as_float_array, _check_steps, meta_gradient, meta_loss
-from . import dynamics
-from .tasks import make_tasks, trajectory_meta_gradient
+from . import sweep, symbolic, validate
+from .core import meta_gradient, meta_loss
+from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
+from .sweep import MetaGradient
 
 __all__ = [
-    "spectral_radius",
     "meta_gradient_norms",
     "truncated_meta_gradient",
+    "ClosedFormSize",
     "closed_form_size",
     "bptt_tape",
     "ESEstimate",
@@ -42,50 +42,37 @@ __all__ = [
 ]
 
 
-def _phi_array(phi):
-    phi = _as_float_array("phi", phi)
-    if phi.ndim == 0 or phi.shape[-1] != 3:
-        raise ValueError(f"phi must hold (phi1, phi2, phi3) on its last axis, got shape {phi.shape}")
-    return phi
-
-
-# The inner loop's rate rho, with the optimizee's curvature; derived in chapter 5 (metaopt.dynamics).
-spectral_radius = dynamics.spectral_radius
-
-
-def meta_gradient_norms(phi, horizons, theta0=THETA0, theta_star=THETA_STAR):
+def meta_gradient_norms(phi, *, horizons, theta0=THETA0, theta_star=THETA_STAR):
     """:math:`\\|\\nabla_\\phi L(\\theta_T)\\|` (Euclidean norm) for every T in ``horizons``.
 
     Each entry is one reverse-mode meta-gradient (:func:`metaopt.meta_gradient`).
     Returns an array of shape ``(len(horizons),) + batch``. A horizon whose
     meta-gradient overflows raises :class:`~metaopt.DivergenceError` naming the step.
     """
-    horizons = [_check_steps(T) for T in np.atleast_1d(horizons).tolist()]
-    phi = _phi_array(phi)
-    return np.array([np.linalg.norm(meta_gradient(phi, theta0, theta_star, T)[1], axis=-1) for T in horizons])
+    if isinstance(horizons, (str, bytes)) or horizons is None or np.ndim(horizons) != 1:
+        raise TypeError(f"horizons must be a sequence of integer horizons T, got {horizons!r}")
+    horizons = [validate.count("horizons", T) for T in list(horizons)]
+    phi = validate.phi(phi)
+    return np.array([
+        np.linalg.norm(meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=T).grad, axis=-1)
+        for T in horizons
+    ])
 
 
-def truncated_meta_gradient(phi=PHI_OLD, truncation=STEPS, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def truncated_meta_gradient(
+    phi=PHI_OLD, *, truncation, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS
+) -> MetaGradient:
     """Truncated backpropagation through time: the meta-gradient of :math:`L(\\theta_T)` through the last k steps only.
 
     The backward sweep stops after ``truncation`` = k steps: :math:`\\theta_{T-k}` and
     :math:`h_{T-k-1}` are treated as constants, as if the inner loop had started
     there. k = T gives the full meta-gradient; smaller k costs less memory (only
-    k steps are kept) and is biased. Returns (loss, grad) like :func:`metaopt.meta_gradient`.
+    k steps are kept) and is biased. Returns a :class:`~metaopt.MetaGradient` like
+    :func:`metaopt.meta_gradient`; it is the general sweep of :mod:`metaopt.sweep`
+    with ``truncation=k`` (which must be 1..T, so T >= 1).
     """
-    steps = _check_steps(steps)
-    if steps == 0:
-        raise ValueError("steps must be >= 1 for a truncated meta-gradient")
-    weights = np.zeros(steps)
-    weights[-1] = 1.0  # only the last loss counts: L(θ_T), curvature c = 1
-    phi = _phi_array(phi)
-    batch = np.broadcast_shapes(phi.shape[:-1], np.shape(theta0), np.shape(theta_star))
-    tasks = make_tasks(1.0, np.broadcast_to(theta_star, batch).ravel(), np.broadcast_to(theta0, batch).ravel())
-    flat_phi = np.broadcast_to(phi, batch + (3,)).reshape(-1, 3)
-    loss, grad = trajectory_meta_gradient(flat_phi, tasks, steps, weights, truncation)
-    if batch == ():
-        return float(loss[0]), grad[0]
-    return loss.reshape(batch), grad.reshape(batch + (3,))
+    truncation = validate.count("truncation", truncation, minimum=1)  # required here: None is not "all steps"
+    return sweep.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps, truncation=truncation)
 
 
 # ---------------------------------------------------------------------------
@@ -103,7 +90,7 @@ class ClosedFormSize(NamedTuple):
     gradient_operations: int
 
 
-def closed_form_size(steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFormSize:
+def closed_form_size(*, steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFormSize:
     """How big the expanded closed form of the meta-loss and its gradient is, for T = ``steps``.
 
     ``degree`` is the total degree of :math:`L(\\theta_T)` as a polynomial in phi,
@@ -112,15 +99,15 @@ def closed_form_size(steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFormS
     ``sympy.count_ops`` of the three expanded derivatives: the arithmetic operations
     needed to evaluate them as written.
     """
-    steps = _check_steps(steps)
-    L, dL = symbolic.meta_gradient(steps, theta0, theta_star)
+    steps = validate.count("steps", steps)
+    L, dL = symbolic.meta_gradient(theta0=theta0, theta_star=theta_star, steps=steps)
     poly = sp.Poly(L, *symbolic.PHI)
     terms = sum(len(sp.Poly(d, *symbolic.PHI).terms()) for d in dL)
     operations = sum(int(sp.count_ops(d)) for d in dL)
     return ClosedFormSize(steps, int(poly.total_degree()), len(poly.terms()), terms, operations)
 
 
-def bptt_tape(steps):
+def bptt_tape(*, steps):
     """Reverse mode written out as a straight-line program (a tape) for T = ``steps``.
 
     Returns a list of ``(name, expression)`` assignments in sympy: the forward
@@ -130,7 +117,7 @@ def bptt_tape(steps):
     :math:`\\partial L/\\partial\\phi_{1,2,3}`. ``sum(sp.count_ops(e) for _, e in tape)``
     is the number of arithmetic operations reverse mode performs.
     """
-    steps = _check_steps(steps)
+    steps = validate.count("steps", steps)
     p1, p2, p3 = symbolic.PHI
     t0, ts = sp.symbols("theta_0 theta_star")
     tape = []
@@ -187,13 +174,7 @@ class ESEstimate(NamedTuple):
     stderr: np.ndarray
 
 
-def _check_sigma(sigma):
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (np.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a finite positive smoothing scale, got {sigma!r}")
-    return float(sigma)
-
-
-def es_gradient(func, phi, sigma, pairs, seed) -> ESEstimate:
+def es_gradient(func, *, phi, sigma, pairs, seed) -> ESEstimate:
     """Antithetic evolution-strategies estimate of the gradient of ``func`` at ``phi`` (3,).
 
     .. math::
@@ -206,32 +187,31 @@ def es_gradient(func, phi, sigma, pairs, seed) -> ESEstimate:
     :math:`\\hat g` is an unbiased estimate of the gradient of the smoothed loss
     :math:`f_\\sigma(\\phi) = \\mathbb{E}\\, f(\\phi + \\sigma\\epsilon)`, not of :math:`f` itself.
     """
-    phi = _phi_array(phi)
-    if phi.shape != (3,):
-        raise ValueError(f"phi must be one point (phi1, phi2, phi3), got shape {phi.shape}")
-    sigma = _check_sigma(sigma)
-    if isinstance(pairs, bool) or not isinstance(pairs, numbers.Integral) or pairs < 2:
-        raise ValueError(f"pairs must be an integer >= 2 (number of antithetic pairs), got {pairs!r}")
-    eps = np.random.default_rng(seed).standard_normal((int(pairs), 3))
+    func = validate.callable_("func", func)
+    phi = validate.one_phi(phi)
+    sigma = validate.positive("sigma", sigma)
+    pairs = validate.count("pairs", pairs, minimum=2)
+    seed = validate.seed("seed", seed)
+    eps = np.random.default_rng(seed).standard_normal((pairs, 3))
     plus = np.asarray(func(phi + sigma * eps), dtype=float)
     minus = np.asarray(func(phi - sigma * eps), dtype=float)
     samples = ((plus - minus) / (2.0 * sigma))[:, None] * eps
     return ESEstimate(samples.mean(axis=0), samples.std(axis=0, ddof=1) / np.sqrt(pairs))
 
 
-def es_meta_gradient(phi=PHI_OLD, sigma=0.01, pairs=1000, seed=0, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def es_meta_gradient(phi=PHI_OLD, *, sigma=0.01, pairs=1000, seed=0, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """:func:`es_gradient` of the book's meta-loss :math:`L(\\theta_T)` (inner loops only, no backward pass)."""
-    return es_gradient(lambda points: meta_loss(points, theta0, theta_star, steps), phi, sigma, pairs, seed)
+    validate.real_array("theta0", theta0), validate.real_array("theta_star", theta_star)
+    validate.count("steps", steps)
+    return es_gradient(
+        lambda points: meta_loss(points, theta0=theta0, theta_star=theta_star, steps=steps),
+        phi=phi, sigma=sigma, pairs=pairs, seed=seed,
+    )
 
 
 def _gauss_hermite(steps, order):
     """Nodes (K, 3) and weights (K,) of the product Gauss-Hermite rule for E over N(0, I_3)."""
-    if order is None:
-        n = steps + 1
-    elif isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
-        raise ValueError(f"order must be a positive integer number of quadrature nodes per axis, got {order!r}")
-    else:
-        n = int(order)
+    n = steps + 1 if order is None else validate.count("order", order, minimum=1)
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / np.sqrt(2.0 * np.pi)
     grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
@@ -239,31 +219,31 @@ def _gauss_hermite(steps, order):
     return grid, weight
 
 
-def smoothed_meta_loss(phi=PHI_OLD, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
+def smoothed_meta_loss(phi=PHI_OLD, *, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
     """The Gaussian-smoothed meta-loss :math:`L_\\sigma(\\phi) = \\mathbb{E}\\, L(\\theta_T)(\\phi + \\sigma\\epsilon)`, :math:`\\epsilon \\sim N(0, I_3)`.
 
     Computed by the product Gauss-Hermite rule with ``order`` = T + 1 nodes per
     axis (the default), which is exact for the meta-loss: a polynomial of degree
     at most 2T in each :math:`\\phi_i`. ``phi`` (..., 3) may be a batch.
     """
-    phi = _phi_array(phi)
-    sigma = _check_sigma(sigma)
-    steps = _check_steps(steps)
+    phi = validate.phi(phi)
+    sigma = validate.positive("sigma", sigma)
+    steps = validate.count("steps", steps)
     nodes, weights = _gauss_hermite(steps, order)
     points = phi[..., None, :] + sigma * nodes
-    return np.tensordot(meta_loss(points, theta0, theta_star, steps), weights, axes=(-1, 0))
+    return np.tensordot(meta_loss(points, theta0=theta0, theta_star=theta_star, steps=steps), weights, axes=(-1, 0))
 
 
-def smoothed_meta_gradient(phi=PHI_OLD, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
+def smoothed_meta_gradient(phi=PHI_OLD, *, sigma=0.1, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS, order=None):
     """:math:`\\nabla_\\phi L_\\sigma(\\phi) = \\mathbb{E}\\, \\nabla_\\phi L(\\phi + \\sigma\\epsilon)`, exactly, by the same quadrature.
 
     The expectation of the reverse-mode meta-gradient over the Gaussian: what
     the ES estimate converges to as the number of pairs grows.
     """
-    phi = _phi_array(phi)
-    sigma = _check_sigma(sigma)
-    steps = _check_steps(steps)
+    phi = validate.phi(phi)
+    sigma = validate.positive("sigma", sigma)
+    steps = validate.count("steps", steps)
     nodes, weights = _gauss_hermite(steps, order)
     points = phi[..., None, :] + sigma * nodes
-    _, grads = meta_gradient(points, theta0, theta_star, steps)
+    _, grads = meta_gradient(points, theta0=theta0, theta_star=theta_star, steps=steps)
     return np.einsum("...kj,k->...j", grads, weights)

@@ -4,7 +4,9 @@ A meta-optimizer is a pair of pure functions held in a NamedTuple,
 ``init(params) -> state`` and ``update(grads, state) -> (updates, state)``;
 the new parameters are ``params + updates``. The state is explicit data.
 
-* :func:`sgd` is the document's meta-update :math:`\phi \leftarrow \phi - \eta\, \nabla_\phi L`.
+* :func:`sgd` is the document's meta-update :math:`\phi \leftarrow \phi - \eta\, \nabla_\phi L`
+  (its learning rate ``lr`` is then the meta step size :math:`\eta`).
+* :func:`momentum` is heavy-ball momentum.
 * :func:`adam` is Adam (Kingma & Ba 2015), the meta-optimizer of Andrychowicz et al. (2016):
 
   .. math::
@@ -14,24 +16,36 @@ the new parameters are ``params + updates``. The state is explicit data.
 
 :func:`meta_train_with` runs the outer loop with any meta-optimizer and any
 meta-gradient function (exact, or the first-order approximation of
-:mod:`metaopt.first_order`).
+:mod:`metaopt.first_order`). The same transformations move :math:`\theta` in
+chapter 8's baselines (:mod:`metaopt.baselines`): one Adam for both levels.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, DivergenceError, _as_float_array, meta_gradient
-from .train import MetaTraining, _meta_train_loop
+from . import validate
+from .core import meta_gradient
+from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
+from .train import MetaTraining, meta_train_loop
+from .validate import DivergenceError
 
-__all__ = ["MetaOptimizer", "SgdState", "AdamState", "sgd", "adam", "meta_train_with"]
+__all__ = [
+    "ADAM_B1", "ADAM_B2", "ADAM_EPS",
+    "Optimizer", "SgdState", "MomentumState", "AdamState",
+    "sgd", "momentum", "adam", "apply", "meta_train_with",
+]
+
+#: Adam's defaults (Kingma & Ba 2015), which Andrychowicz et al. (2016) use too; defined once here.
+ADAM_B1 = 0.9
+ADAM_B2 = 0.999
+ADAM_EPS = 1e-8
 
 
-class MetaOptimizer(NamedTuple):
-    """``init(params) -> state`` and ``update(grads, state) -> (updates, state)``."""
+class Optimizer(NamedTuple):
+    """``init(params) -> state`` and ``update(grads, state) -> (updates, state)``; new params are ``params + updates``."""
 
     init: Callable
     update: Callable
@@ -43,6 +57,13 @@ class SgdState(NamedTuple):
     count: int
 
 
+class MomentumState(NamedTuple):
+    """Heavy-ball momentum's state: the iteration count and the velocity v (the running sum of gradients)."""
+
+    count: int
+    velocity: np.ndarray
+
+
 class AdamState(NamedTuple):
     """Adam's state: the iteration count k and the two moving averages."""
 
@@ -51,46 +72,47 @@ class AdamState(NamedTuple):
     v: np.ndarray  # second moment, the moving average of g**2
 
 
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return value
-
-
-def _decay(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
-
-
-def sgd(eta: float) -> MetaOptimizer:
-    r"""Gradient descent with step size ``eta``: updates :math:`-\eta\, g`."""
-    eta = _positive("eta", eta)
+def sgd(lr: float) -> Optimizer:
+    r"""Gradient descent with learning rate ``lr``: updates :math:`-\mathrm{lr}\, g`."""
+    lr = validate.positive("lr", lr)
 
     def init(params):
         return SgdState(count=0)
 
     def update(grads, state):
-        return -eta * np.asarray(grads, dtype=float), SgdState(state.count + 1)
+        return -lr * np.asarray(grads, dtype=float), SgdState(state.count + 1)
 
-    return MetaOptimizer(init, update)
+    return Optimizer(init, update)
 
 
-def adam(eta: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> MetaOptimizer:
-    r"""Adam with step size ``eta``, decay rates ``b1``, ``b2`` and ``eps`` (the paper's defaults).
+def momentum(lr: float, *, beta: float) -> Optimizer:
+    r"""Heavy-ball momentum (Polyak 1964): :math:`v_k = \beta v_{k-1} + g_k`, update :math:`-\mathrm{lr}\, v_k`, :math:`v_0 = 0`.
 
-    Each coordinate's step is about ``eta`` in size whatever the scale of its
+    On a gradient :math:`g = \nabla_t` this is the book's linear RNN with
+    :math:`\phi = (1, \beta, -\mathrm{lr})`.
+    """
+    lr = validate.positive("lr", lr)
+    beta = validate.unit_interval("beta", beta)
+
+    def init(params):
+        return MomentumState(count=0, velocity=np.zeros_like(np.asarray(params, dtype=float)))
+
+    def update(grads, state):
+        velocity = beta * state.velocity + np.asarray(grads, dtype=float)  # v_k = β v_{k−1} + g_k
+        return -lr * velocity, MomentumState(state.count + 1, velocity)
+
+    return Optimizer(init, update)
+
+
+def adam(lr: float = 0.001, *, b1: float = ADAM_B1, b2: float = ADAM_B2, eps: float = ADAM_EPS) -> Optimizer:
+    r"""Adam with learning rate ``lr``, decay rates ``b1``, ``b2`` and ``eps`` (the paper's defaults).
+
+    Each coordinate's step is about ``lr`` in size whatever the scale of its
     gradient: Adam divides the averaged gradient by its averaged magnitude.
     """
-    eta = _positive("eta", eta)
-    b1, b2 = _decay("b1", b1), _decay("b2", b2)
-    eps = _positive("eps", eps)
+    lr = validate.positive("lr", lr)
+    b1, b2 = validate.unit_interval("b1", b1), validate.unit_interval("b2", b2)
+    eps = validate.positive("eps", eps)
 
     def init(params):
         zeros = np.zeros_like(np.asarray(params, dtype=float))
@@ -103,14 +125,36 @@ def adam(eta: float = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e
         v = b2 * state.v + (1.0 - b2) * g * g  # v_k = β2 v_{k−1} + (1 − β2) g_k²
         m_hat = m / (1.0 - b1**k)  # bias corrections: both averages start at 0
         v_hat = v / (1.0 - b2**k)
-        return -eta * m_hat / (np.sqrt(v_hat) + eps), AdamState(k, m, v)
+        return -lr * m_hat / (np.sqrt(v_hat) + eps), AdamState(k, m, v)
 
-    return MetaOptimizer(init, update)
+    return Optimizer(init, update)
+
+
+def apply(optimizer: Optimizer, *, params):
+    """``step(params, grads) -> new params``: ``optimizer`` from its initial state at ``params``, one update per call.
+
+    The state is kept between calls. Raises :class:`~metaopt.DivergenceError` if an
+    update takes the parameters out of the finite floating-point range.
+    """
+    optimizer = validate.instance("optimizer", optimizer, Optimizer, " (e.g. sgd(lr) or adam(lr))")
+    state = optimizer.init(validate.real_array("params", params))
+
+    def step(current, grads):
+        nonlocal state
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, not warned about
+            updates, state = optimizer.update(grads, state)
+            new = current + updates
+        if not np.all(np.isfinite(new)):
+            raise DivergenceError("the update of the parameters overflowed")
+        return new
+
+    return step
 
 
 def meta_train_with(
-    optimizer: MetaOptimizer,
     phi=PHI_OLD,
+    *,
+    optimizer: Optimizer,
     iterations: int = 100,
     theta0=THETA0,
     theta_star=THETA_STAR,
@@ -119,7 +163,7 @@ def meta_train_with(
 ) -> MetaTraining:
     r"""Meta-train :math:`\phi` for ``iterations`` updates by ``optimizer``.
 
-    ``gradient(phi, theta0, theta_star, steps) -> (loss, grad)`` supplies the
+    ``gradient(phi, *, theta0, theta_star, steps) -> (loss, grad)`` supplies the
     meta-gradient: :func:`metaopt.meta_gradient` (exact, the default) or
     :func:`metaopt.first_order.meta_gradient_first_order`. The record's ``loss``
     is always the true meta-loss; its ``grad`` is what the optimizer was given.
@@ -131,31 +175,11 @@ def meta_train_with(
     DivergenceError
         When the inner loop, the meta-gradient or the update overflows; the message names the iteration.
     """
-    if not isinstance(optimizer, MetaOptimizer):
-        raise TypeError(f"optimizer must be a MetaOptimizer (e.g. sgd(eta) or adam(eta)), got {optimizer!r}")
-    phis, losses, grads = _meta_train_loop(
-        phi, iterations,
-        gradient=lambda current: gradient(current, theta0, theta_star, steps),
-        step=_stepper(optimizer, phi),
+    optimizer = validate.instance("optimizer", optimizer, Optimizer, " (e.g. sgd(lr) or adam(lr))")
+    gradient = validate.callable_("gradient", gradient)
+    return meta_train_loop(
+        phi,
+        gradient=lambda current: gradient(current, theta0=theta0, theta_star=theta_star, steps=steps),
+        step=apply(optimizer, params=validate.phi(phi)),
+        iterations=iterations,
     )
-    return MetaTraining(phis, losses, grads)
-
-
-def _stepper(optimizer: MetaOptimizer, phi):
-    """``step(phi, grad) -> new phi`` applying ``optimizer`` from its initial state at ``phi``.
-
-    Raises DivergenceError if an update takes phi out of the finite range.
-    """
-    state = optimizer.init(_as_float_array("phi", phi))
-
-    def step(current, grad):
-        nonlocal state
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below, not warned about
-            updates, state = optimizer.update(grad, state)
-            new = current + updates
-        if not np.all(np.isfinite(new)):
-            raise DivergenceError("the update of phi overflowed")
-        return new
-
-    return step
-

@@ -16,11 +16,20 @@ __all__ = [
     "COLORS",
     "PAGE_WIDTH",
     "use_book_style",
+    # Part I
     "plot_inner_loop",
     "plot_unrolled_graph",
     "plot_loss_along",
     "plot_meta_training",
     "plot_trajectories",
+    # Part II
+    "plot_convergence_map",
+    "plot_loss_slice",
+    "plot_training_curves",
+    "plot_log_curves",
+    # the appendix "Performance"
+    "plot_closed_form_times",
+    "plot_benchmark_ratios",
 ]
 
 #: One color per role, used in every chapter.
@@ -32,6 +41,9 @@ COLORS = {
     "learned": "#e08214",  # the meta-trained optimizer
     "gd": "#5e3c99",  # plain gradient descent
     "phi": ("#1b9e77", "#d95f02", "#7570b3"),  # phi1, phi2, phi3
+    "unstable": "#b2182b",  # an optimizer whose inner loop diverges (same red as the assumed gradient)
+    "momentum": "#01665e",  # heavy-ball momentum baseline
+    "adam": "#8c510a",  # Adam baseline
 }
 
 
@@ -201,9 +213,6 @@ def plot_trajectories(trajectories, theta_star, horizon=None, ax=None):
 
 # --- Part II, chapters 5 and 6: dynamics, landscape, meta-optimizers -------------------------
 
-__all__ += ["plot_convergence_map", "plot_loss_slice", "plot_training_curves"]
-
-
 def plot_convergence_map(alphas, betas, rho, points=None, curves=None, ax=None):
     """The spectral radius rho(M) over the (alpha, beta) plane, with the boundary rho = 1.
 
@@ -267,20 +276,13 @@ def plot_training_curves(runs, ax=None, ylabel=r"meta-loss $L(\theta_2)$"):
     ax.set_xlabel(r"meta-iteration $k$")
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper right", fontsize=9)
+    return ax
 
 
 # ---------------------------------------------------------------------------
 # Part II, chapters 7-8: long horizons and learning across tasks
 # ---------------------------------------------------------------------------
 
-COLORS.update(
-    {
-        "unstable": "#b2182b",  # an optimizer whose inner loop diverges (same red as the assumed gradient)
-        "momentum": "#01665e",  # heavy-ball momentum baseline
-        "adam": "#8c510a",  # Adam baseline
-    }
-)
-__all__ += ["plot_log_curves"]
 
 
 def plot_log_curves(x, curves, xlabel, ylabel, logx=False, band=None, band_label=None, logy=True, ax=None):
@@ -310,9 +312,6 @@ def plot_log_curves(x, curves, xlabel, ylabel, logx=False, band=None, band_label
 
 
 # --- the appendix "Performance": benchmark results (benchmarks/results.json) ----------------
-
-__all__ += ["plot_closed_form_times", "plot_benchmark_ratios"]
-
 
 def plot_closed_form_times(closed_form, ax=None):
     """Seconds to get the exact meta-gradient against the horizon T, on a log scale:

@@ -24,16 +24,23 @@ from __future__ import annotations
 import functools
 import numbers
 from fractions import Fraction
+from typing import NamedTuple
 
 import sympy as sp
 from sympy.core.add import _addsort
 from sympy.core.mul import _mulsort
 from sympy.polys.constructor import construct_domain
 from sympy.polys.rings import PolyElement, ring
+from numpy import bool_ as np_bool
 
-from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, Trajectory, _check_steps
+from . import validate
+from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
+from .sweep import MetaGradient, Trajectory
 
-__all__ = ["phi1", "phi2", "phi3", "PHI", "eta", "exact", "unroll", "meta_gradient", "loss_along", "step_sizes"]
+__all__ = [
+    "phi1", "phi2", "phi3", "PHI", "eta", "StepSizes", "Interval",
+    "exact", "exact_phi", "unroll", "meta_gradient", "loss_along", "step_sizes", "helpful_intervals",
+]
 
 #: The optimizer parameters as sympy symbols.
 phi1, phi2, phi3 = PHI = sp.symbols("phi1 phi2 phi3", real=True)
@@ -41,15 +48,16 @@ phi1, phi2, phi3 = PHI = sp.symbols("phi1 phi2 phi3", real=True)
 eta = sp.Symbol("eta", positive=True)
 
 
-def exact(value, name: str = "value") -> sp.Expr:
+def exact(value, *, name: str = "value") -> sp.Expr:
     """``value`` as an exact sympy number (or symbol); floats by their shortest decimal form."""
+    validate.instance("name", name, str)
     if isinstance(value, sp.Basic):
         if value.is_number and not value.is_finite:
             raise ValueError(f"{name} must be finite, got {value}")
         if isinstance(value, sp.Float):  # a decimal, taken as the fraction it shows
             return sp.Rational(str(value))
         return value
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np_bool)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     if isinstance(value, numbers.Integral):
         return sp.Integer(int(value))
@@ -63,21 +71,25 @@ def exact(value, name: str = "value") -> sp.Expr:
     raise TypeError(f"{name} must be a real number or a sympy expression, got {value!r}")
 
 
-def _exact_phi(phi):
+def exact_phi(phi, *, name: str = "phi") -> list:
+    """One optimizer ``phi`` as 3 exact sympy numbers (each entry as :func:`exact` takes it)."""
+    validate.instance("name", name, str)
+    if isinstance(phi, (str, bytes)) or phi is None:
+        raise TypeError(f"{name} must be a sequence of 3 numbers, got {phi!r}")
     try:
         values = list(phi)
     except TypeError:
-        raise TypeError(f"phi must be a sequence of 3 numbers, got {phi!r}") from None
+        raise TypeError(f"{name} must be a sequence of 3 numbers, got {phi!r}") from None
     if len(values) != 3:
-        raise ValueError(f"phi must hold 3 parameters (phi1, phi2, phi3), got {len(values)}: {phi!r}")
-    return [exact(v, f"phi{i + 1}") for i, v in enumerate(values)]
+        raise ValueError(f"{name} must hold 3 parameters (phi1, phi2, phi3), got {len(values)}: {phi!r}")
+    return [exact(v, name=f"{name}[{i}]") for i, v in enumerate(values)]
 
 
 def _unroll_polys(steps, theta0, theta_star):
     """θ_0..θ_T, ∇, h, g as sparse polynomials in (phi1, phi2, phi3), and θ* likewise."""
-    steps = _check_steps(steps)
-    theta0 = exact(theta0, "theta0")
-    theta_star = exact(theta_star, "theta_star")
+    steps = validate.count("steps", steps)
+    theta0 = exact(theta0, name="theta0")
+    theta_star = exact(theta_star, name="theta_star")
     # exact coefficients: integers, rationals, or polynomials in any symbols theta0, theta_star hold
     domain, (theta0, theta_star) = construct_domain([theta0, theta_star])
     _, f1, f2, f3 = ring(PHI, domain)  # the generators φ1, φ2, φ3 as polynomials
@@ -136,7 +148,7 @@ def _as_expr(poly: PolyElement) -> sp.Expr:
     return sp.Add._from_args(tuple(terms), True)
 
 
-def unroll(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR) -> Trajectory:
+def unroll(*, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> Trajectory:
     """The inner loop with symbolic phi: a :class:`~metaopt.Trajectory` of sympy expressions.
 
     ``theta`` holds :math:`\\theta_0, \\dots, \\theta_T`, each an expanded polynomial in
@@ -147,19 +159,19 @@ def unroll(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR) -> Trajectory:
     return Trajectory(as_exprs(theta), as_exprs(grads), as_exprs(hs), as_exprs(gs))
 
 
-def meta_gradient(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR):
+def meta_gradient(*, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> MetaGradient:
     """The meta-loss :math:`L(\\phi) = (\\theta_T - \\theta^*)^2` and its three partial derivatives.
 
     Returns
     -------
-    L : sympy.Expr
-        The meta-loss as an expanded polynomial in ``phi1, phi2, phi3``.
-    dL : tuple of 3 sympy.Expr
+    MetaGradient
+        ``loss``, the meta-loss as an expanded polynomial in ``phi1, phi2, phi3``, and
+        ``grad``, a tuple of 3 sympy expressions,
         :math:`(\\partial L/\\partial\\phi_1, \\partial L/\\partial\\phi_2, \\partial L/\\partial\\phi_3)`.
 
     Examples
     --------
-    >>> L, dL = meta_gradient(steps=2)
+    >>> L, dL = meta_gradient(theta0=10, theta_star=5, steps=2)
     >>> L.subs({phi1: sp.Rational(1, 10), phi2: sp.Rational(1, 2), phi3: -1})
     729/100
     """
@@ -167,26 +179,44 @@ def meta_gradient(steps=STEPS, theta0=THETA0, theta_star=THETA_STAR):
     error = theta[-1] - star
     loss = error**2
     dloss = tuple(_as_expr(loss.diff(x)) for x in loss.ring.gens)
-    return _as_expr(loss), dloss
+    return MetaGradient(_as_expr(loss), dloss)
 
 
-def loss_along(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=THETA_STAR) -> sp.Poly:
+def loss_along(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> sp.Poly:
     """The meta-loss on the ray :math:`\\phi - \\eta\\, d`, as a polynomial in :data:`eta`.
 
     ``direction`` is :math:`d`, for example a meta-gradient; ``eta`` is the meta step size.
     """
-    phi = _exact_phi(phi)
-    d = _exact_phi(direction)
-    L, _ = meta_gradient(steps, theta0, theta_star)
+    phi = exact_phi(phi)
+    d = exact_phi(direction, name="direction")
+    L, _ = meta_gradient(theta0=theta0, theta_star=theta_star, steps=steps)
     ray = {p: p0 - eta * di for p, p0, di in zip(PHI, phi, d)}
     return sp.Poly(L.xreplace(ray), eta)
 
 
-def step_sizes(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=THETA_STAR):
+class StepSizes(NamedTuple):
+    """What a meta step size along :math:`-d` does, in this order everywhere in the library.
+
+    Attributes
+    ----------
+    eta_max
+        Every :math:`0 < \\eta < \\eta_{max}` lowers the meta-loss.
+    eta_best
+        The step size where the meta-loss along the ray is lowest first.
+    """
+
+    eta_max: object
+    eta_best: object
+
+
+def step_sizes(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> StepSizes:
     """Which meta step sizes along :math:`-d` lower the meta-loss, found exactly.
 
     Returns
     -------
+    StepSizes
+        ``(eta_max, eta_best)``:
+
     eta_max : sympy number or ``sympy.oo``
         The meta-loss is lower than at :math:`\\eta = 0` for every :math:`0 < \\eta < \\eta_{max}`;
         ``0`` if no small step lowers it (:math:`-d` is not a descent direction).
@@ -198,15 +228,58 @@ def step_sizes(direction, phi=PHI_OLD, steps=STEPS, theta0=THETA0, theta_star=TH
     Both are exact real algebraic numbers (roots of polynomials with rational
     coefficients); use ``float(...)`` or ``.evalf()`` for decimals.
     """
-    p = loss_along(direction, phi, steps, theta0, theta_star)
+    p = loss_along(phi, direction=direction, theta0=theta0, theta_star=theta_star, steps=steps)
     q = sp.Poly(sp.cancel((p - p.eval(0)).as_expr() / eta), eta)  # q(η) = (L(η) − L(0)) / η
     if q.is_zero:
-        return sp.oo, None
+        return StepSizes(sp.oo, None)
     # q(0) = dL/dη at η = 0; if it is 0, the first non-zero coefficient decides
     lowest = next(c for c in reversed(q.all_coeffs()) if c != 0)
     if lowest > 0:  # the meta-loss rises for small η: not a descent direction
-        return sp.Integer(0), None
+        return StepSizes(sp.Integer(0), None)
     positive = [r for r in sp.real_roots(q) if r > 0]
     eta_max = min(positive) if positive else sp.oo
     eta_best = min(r for r in sp.real_roots(p.diff(eta)) if r > 0)  # exists: L falls, then is bounded below
-    return eta_max, eta_best
+    return StepSizes(eta_max, eta_best)
+
+
+class Interval(NamedTuple):
+    """An open interval ``(low, high)`` of meta step sizes; ``high`` may be ``sympy.oo``."""
+
+    low: object
+    high: object
+
+
+def helpful_intervals(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> list:
+    """Every interval of :math:`\\eta > 0` where the step :math:`\\phi - \\eta d` lowers the meta-loss, exactly.
+
+    The meta-loss along the ray is a polynomial :math:`p(\\eta)` (:func:`loss_along`); the
+    step helps where :math:`p(\\eta) < p(0)`. The ends of the intervals are the positive
+    real roots of :math:`p(\\eta) - p(0)`, exact real algebraic numbers; between two
+    consecutive roots the sign is read off at a rational point. The first interval
+    starts at 0 exactly when :math:`-d` is a descent direction (then it is
+    ``(0, eta_max)`` of :func:`step_sizes`); an interval further out is a large step that
+    happens to land lower, not a descent direction.
+
+    Returns
+    -------
+    list of Interval
+        In increasing order; empty if no step size along :math:`-d` lowers the meta-loss.
+
+    >>> [tuple(float(x) for x in i) for i in helpful_intervals(direction=(15, 8, -10))]
+    [(0.1118350341907227, 0.1281649658092773)]
+    """
+    p = loss_along(phi, direction=direction, theta0=theta0, theta_star=theta_star, steps=steps)
+    q = sp.Poly((p - p.eval(0)).as_expr(), eta)  # q(η) = L(η) − L(0)
+    if q.is_zero:
+        return []
+    ends = [sp.Integer(0)] + sorted({r for r in sp.real_roots(q) if r > 0}, key=lambda r: r.evalf(50))
+    intervals = []
+    for low, high in zip(ends, ends[1:] + [sp.oo]):
+        if high is sp.oo:
+            inside = low + 1
+        else:  # a rational point strictly between two algebraic numbers
+            inside = sp.nsimplify((low.evalf(60) + high.evalf(60)) / 2, rational=True)
+            assert low < inside < high
+        if q.eval(inside) < 0:
+            intervals.append(Interval(low, high))
+    return intervals

@@ -5,48 +5,32 @@ One meta-update is the document's
 .. math:: \phi_{new} = \phi_{old} - \eta\, \nabla_\phi L(\theta_T),
 
 and :func:`meta_train` repeats it, each time with the exact meta-gradient
-from :func:`metaopt.meta_gradient`.
+from :func:`metaopt.meta_gradient`. :func:`meta_train_loop` is the outer loop
+itself, shared by every meta-trainer of the library (chapters 6 and 8 plug in
+other meta-optimizers and other meta-losses).
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .core import PHI_OLD, STEPS, THETA0, THETA_STAR, DivergenceError, _as_float_array, meta_gradient
+from . import validate
+from .core import meta_gradient
+from .document import ETA, PHI_OLD, STEPS, THETA0, THETA_STAR
+from .validate import DivergenceError
 
-__all__ = ["ETA", "ETA_TRAIN", "ASSUMED_GRADIENT", "MetaTraining", "meta_step", "meta_train"]
-
-#: The document's meta step size.
-ETA = 0.01
-#: A meta step size that works for meta-training from phi_old: below the exact
-#: largest step that lowers the meta-loss along the true meta-gradient
-#: (symbolic.step_sizes, about 0.0035), and small enough for every later
-#: iteration (the tests check both).
-ETA_TRAIN = 0.001
-#: The meta-gradient the document assumes "as if an autodiff library had computed it".
-ASSUMED_GRADIENT = (15.0, 8.0, -10.0)
+__all__ = ["MetaTraining", "meta_step", "meta_train", "meta_train_loop"]
 
 
-def _check_eta(eta) -> float:
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-        raise TypeError(f"eta must be a real number (the meta step size), got {eta!r}")
-    eta = float(eta)
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"eta must be a finite positive step size, got {eta!r}")
-    return eta
-
-
-def meta_step(phi, grad, eta=ETA) -> np.ndarray:
+def meta_step(phi, *, grad, eta=ETA) -> np.ndarray:
     """One meta-update :math:`\\phi - \\eta\\, g`, for any meta-gradient ``grad`` (true or assumed)."""
-    phi = _as_float_array("phi", phi)
-    grad = _as_float_array("grad", grad)
-    if phi.shape[-1:] != (3,) or grad.shape[-1:] != (3,):
-        raise ValueError(f"phi and grad must have 3 entries on their last axis, got {phi.shape} and {grad.shape}")
+    phi = validate.phi(phi)
+    grad = validate.phi(grad, name="grad")
+    eta = validate.positive("eta", eta)
     with np.errstate(over="ignore", invalid="ignore"):
-        new = phi - _check_eta(eta) * grad
+        new = phi - eta * grad
     if not np.all(np.isfinite(new)):
         raise DivergenceError(f"the meta-update phi - eta * grad overflowed (eta={eta})")
     return new
@@ -70,7 +54,7 @@ class MetaTraining(NamedTuple):
     grad: np.ndarray
 
 
-def meta_train(phi=PHI_OLD, eta=ETA, iterations=100, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
+def meta_train(phi=PHI_OLD, *, eta=ETA, iterations=100, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     """Meta-train the optimizer: ``iterations`` meta-updates :math:`\\phi \\leftarrow \\phi - \\eta\\, \\nabla_\\phi L`.
 
     Each update uses the exact meta-gradient of the ``steps``-step inner loop
@@ -84,29 +68,32 @@ def meta_train(phi=PHI_OLD, eta=ETA, iterations=100, theta0=THETA0, theta_star=T
     TypeError, ValueError
         For bad input.
     """
-    eta = _check_eta(eta)
-    phis, losses, grads = _meta_train_loop(
-        phi, iterations,
-        gradient=lambda current: meta_gradient(current, theta0, theta_star, steps),
-        step=lambda current, grad: meta_step(current, grad, eta),
+    eta = validate.positive("eta", eta)
+    return meta_train_loop(
+        phi,
+        gradient=lambda current: meta_gradient(current, theta0=theta0, theta_star=theta_star, steps=steps),
+        step=lambda current, grad: meta_step(current, grad=grad, eta=eta),
+        iterations=iterations,
         context=f" with eta={eta}", advice=". A smaller meta step size eta keeps it stable.",
     )
-    return MetaTraining(phis, losses, grads)
 
 
-def _meta_train_loop(phi, iterations, gradient, step, context="", advice=""):
-    """The outer loop shared by every meta-trainer: ``iterations`` times, ``gradient`` then ``step``.
+def meta_train_loop(
+    phi, *, gradient: Callable, step: Callable, iterations: int, context: str = "", advice: str = ""
+) -> MetaTraining:
+    """The outer loop every meta-trainer of the library runs: ``iterations`` times, ``gradient`` then ``step``.
 
     ``gradient(phi) -> (loss, grad)``; ``step(phi, grad) -> new phi``, raising
-    DivergenceError if the update overflows. Returns the arrays (phis, losses,
-    grads), iteration 0 being the start. A DivergenceError from either is raised
-    again naming the iteration, with ``context`` after the iteration and ``advice`` at the end.
+    DivergenceError if the update overflows. Returns a :class:`MetaTraining`,
+    iteration 0 being the start. A DivergenceError from either is raised again
+    naming the iteration, with ``context`` after the iteration and ``advice`` at the end.
     """
-    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral):
-        raise TypeError(f"iterations must be an integer, got {iterations!r}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}")
-    current = _as_float_array("phi", phi)
+    iterations = validate.count("iterations", iterations)
+    gradient = validate.callable_("gradient", gradient)
+    step = validate.callable_("step", step)
+    context = validate.instance("context", context, str)
+    advice = validate.instance("advice", advice, str)
+    current = validate.phi(phi)
     phis, losses, grads = [], [], []
     for k in range(int(iterations) + 1):
         try:
@@ -123,4 +110,4 @@ def _meta_train_loop(phi, iterations, gradient, step, context="", advice=""):
                 raise DivergenceError(
                     f"meta-training diverged at iteration {k + 1}{context}: {exc}{advice}"
                 ) from exc
-    return np.array(phis), np.array(losses), np.array(grads)
+    return MetaTraining(np.array(phis), np.array(losses), np.array(grads))

@@ -1,0 +1,172 @@
+r"""The library's one input policy, and its one error for a run that overflows.
+
+Every public function of :mod:`metaopt` checks its arguments with the functions
+here, so the same mistake gives the same error everywhere:
+
+* a value of the wrong **type** (a string, ``None``, a bool, a complex number,
+  a float where a count is needed) raises :class:`TypeError`;
+* a value of the right type but the wrong **value** (nan, inf, a negative count,
+  a step size of 0, a ``phi`` without 3 entries) raises :class:`ValueError`;
+* every message names the argument and shows what was given.
+
+A computation that leaves the floating-point range raises :class:`DivergenceError`
+naming the step (or iteration) where it happened, never a silent ``inf`` or ``nan``.
+
+``tests/test_policy.py`` walks every public function of every module with the
+same bad values and checks this policy, so a new function cannot skip it.
+
+>>> count("steps", 2.5)
+Traceback (most recent call last):
+    ...
+TypeError: steps must be an integer, got 2.5 (float)
+>>> real("theta0", float("nan"))
+Traceback (most recent call last):
+    ...
+ValueError: theta0 must be finite, got nan
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "DivergenceError",
+    "real",
+    "positive",
+    "unit_interval",
+    "count",
+    "seed",
+    "real_array",
+    "phi",
+    "one_phi",
+    "vector",
+    "callable_",
+    "instance",
+]
+
+
+class DivergenceError(FloatingPointError):
+    """A run of the inner loop, its backward pass or meta-training left the finite floating-point range.
+
+    Raised instead of returning ``inf`` or ``nan``; the message names the step (or iteration).
+    """
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def real(name: str, value) -> float:
+    """``value`` as a finite Python float: TypeError unless a real number (bools excluded), ValueError if nan or inf."""
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def positive(name: str, value) -> float:
+    """A finite real number > 0 (a step size, a scale, an epsilon)."""
+    value = real(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return value
+
+
+def unit_interval(name: str, value) -> float:
+    """A real number in [0, 1): a decay rate or a momentum coefficient."""
+    value = real(name, value)
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return value
+
+
+def count(name: str, value, minimum: int = 0) -> int:
+    """An integer >= ``minimum`` (a number of steps, iterations, samples): 2.5 or True is a TypeError."""
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def seed(name: str, value) -> int:
+    """A random seed: an integer >= 0, so that every random result in the book can be reproduced."""
+    return count(name, value, minimum=0)
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float array of finite real numbers.
+
+    numpy would quietly turn ``True`` into 1.0 and ``"2"`` into 2.0 inside a list,
+    and drop the imaginary part of a complex number: those are TypeErrors here.
+    """
+    if value is None:
+        raise TypeError(f"{name} must be real numbers, got None")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged sequences and the like
+        raise TypeError(f"{name} must be real numbers, got {value!r} ({exc})") from None
+    if not isinstance(value, np.ndarray) and raw.ndim > 0:
+        items = np.asarray(value, dtype=object).ravel()
+        if any(_is_bool(v) or isinstance(v, (str, bytes)) for v in items):
+            raise TypeError(f"{name} must be real numbers, got {value!r}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged sequences and the like
+        raise TypeError(f"{name} must be real numbers, got {value!r} ({exc})") from None
+    if raw.dtype.kind == "O":
+        if not all(isinstance(v, numbers.Real) and not _is_bool(v) for v in raw.flat):
+            raise TypeError(f"{name} must be real numbers, got {value!r}")
+    elif raw.dtype.kind not in "iuf":  # strings, booleans, complex numbers, ...
+        raise TypeError(f"{name} must be real numbers, got {value!r} (dtype {raw.dtype})")
+    arr = raw.astype(float)
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))
+        where = f" at index {tuple(int(i) for i in bad[0])}" if arr.ndim else ""
+        raise ValueError(f"{name} must be finite, got {value!r} (non-finite value{where})")
+    return arr
+
+
+def phi(value, name: str = "phi") -> np.ndarray:
+    """Optimizer parameters: a float array of shape ``(..., 3)``, the leading axes a batch."""
+    arr = real_array(name, value)
+    if arr.ndim == 0 or arr.shape[-1] != 3:
+        raise ValueError(
+            f"{name} must hold the 3 optimizer parameters (phi1, phi2, phi3) along its "
+            f"last axis, got shape {arr.shape}"
+        )
+    return arr
+
+
+def one_phi(value, name: str = "phi") -> np.ndarray:
+    """One optimizer: ``phi`` of shape ``(3,)`` exactly."""
+    arr = phi(value, name)
+    if arr.shape != (3,):
+        raise ValueError(f"{name} must be one optimizer (phi1, phi2, phi3), got shape {arr.shape}")
+    return arr
+
+
+def vector(name: str, value) -> np.ndarray:
+    """A 1-D float array of finite real numbers (a grid of values, a list of weights)."""
+    arr = real_array(name, value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of numbers, got shape {arr.shape}")
+    return arr
+
+
+def callable_(name: str, value):
+    """A function: TypeError if ``value`` cannot be called."""
+    if not callable(value):
+        raise TypeError(f"{name} must be a function, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def instance(name: str, value, cls, hint: str = ""):
+    """``value`` if it is a ``cls``, else TypeError naming ``name`` (``hint`` says how to make one)."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}{hint}, got {value!r} ({type(value).__name__})")
+    return value
