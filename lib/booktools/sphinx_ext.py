@@ -1,6 +1,6 @@
 """A small Sphinx extension for the book: math that renders offline, and a clean page head.
 
-Listed in ``_config.yml`` under ``sphinx.extra_extensions`` as ``metaopt._sphinx``,
+Listed in ``_config.yml`` under ``sphinx.extra_extensions`` as ``booktools.sphinx_ext``,
 so a plain ``jupyter-book build .`` uses it. It does two things:
 
 1. **MathJax from the book itself, never from a CDN.** Sphinx loads MathJax from
@@ -97,7 +97,7 @@ def _copy_mathjax(app) -> None:
     # checksum to the script URL (?v=...): a new MathJax is never a stale cached one.
     if app.builder.format == "html":
         target = copy_mathjax(Path(app.outdir))
-        logger.info(f"metaopt: MathJax served from {target}")
+        logger.info(f"booktools: MathJax served from {target}")
 
 
 def _script_key(script):
