@@ -23,7 +23,7 @@ def test_duplicate_inline_scripts_dropped_first_kept():
         _JavaScript("doctools.js", priority=200),  # same file, other priority: a duplicate
     ]
     context = {"script_files": list(scripts)}
-    sphinx_ext._drop_duplicate_scripts(None, "page", "page.html", context, None)
+    sphinx_ext.drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] == [scripts[0], scripts[1], scripts[2], scripts[4]]
 
 
@@ -45,10 +45,10 @@ def test_mathjax_copied_once_with_licence(tmp_path):
 
 def test_mathjax_path_local_unless_set_locally():
     cdn = SimpleNamespace(mathjax_path="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
-    sphinx_ext._use_local_mathjax(None, cdn)
+    sphinx_ext.use_local_mathjax(None, cdn)
     assert cdn.mathjax_path == "../mathjax/tex-chtml.js"
     own = SimpleNamespace(mathjax_path="../my/mathjax.js")
-    sphinx_ext._use_local_mathjax(None, own)
+    sphinx_ext.use_local_mathjax(None, own)
     assert own.mathjax_path == "../my/mathjax.js"
 
 
@@ -57,6 +57,6 @@ def test_other_html_builders_get_the_html_visitors():
     single = {"B": ("own_b", "own_depart_b")}
     registry = SimpleNamespace(translation_handlers={"html": html, "singlehtml": single})
     app = SimpleNamespace(builder=SimpleNamespace(name="singlehtml", format="html"), registry=registry)
-    sphinx_ext._inherit_html_visitors(app)
+    sphinx_ext.inherit_html_visitors(app)
     assert single == {"A": ("visit_a", "depart_a"), "B": ("own_b", "own_depart_b")}
     assert html == {"A": ("visit_a", "depart_a"), "B": ("visit_b", "depart_b")}
