@@ -56,10 +56,10 @@ serve: book
 # One printable PDF: the single-page book, printed by headless Chromium once MathJax is done.
 pdf: $(STAMP)
 	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going --all
-	$(BIN)/python -m metaopt._pdf _build/singlehtml _build/pdf/book.pdf
+	$(BIN)/python -m booktools.pdf _build/singlehtml _build/pdf/book.pdf
 
 execute: $(STAMP)
-	$(BIN)/python -m metaopt._execute $(CHAPTERS) $(APPENDIX)
+	$(BIN)/python -m booktools.execute $(CHAPTERS) $(APPENDIX)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters/
@@ -75,4 +75,4 @@ clean-venv:
 # make test / rebuild timings (they take minutes to measure).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
-	$(BIN)/python -m metaopt._execute appendix/performance.ipynb
+	$(BIN)/python -m booktools.execute appendix/performance.ipynb

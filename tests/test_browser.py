@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from metaopt._browser import (
+from booktools.browser import (
     HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
 )
 from test_book_pages import glossary_entries
@@ -514,7 +514,7 @@ def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
 
 def test_make_pdf_prints_the_whole_book(tmp_path):
     """What `make pdf` does, into a temporary folder: single-page build, then print."""
-    from metaopt._pdf import pdf_pages
+    from booktools.pdf import pdf_pages
 
     require_browser()
     jb = Path(sys.executable).parent / "jupyter-book"
@@ -532,14 +532,14 @@ def test_make_pdf_prints_the_whole_book(tmp_path):
     assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
     out = tmp_path / "book.pdf"
     # It refuses to print raw TeX, MathJax errors, broken images or requests to other hosts.
-    printed = subprocess.run([sys.executable, "-m", "metaopt._pdf", str(single), str(out)],
+    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
                              capture_output=True, text=True, cwd=ROOT)
     assert printed.returncode == 0, printed.stdout + printed.stderr
     assert pdf_pages(out) >= 3 * len(chapters)
 
 
 def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):
-    """The duplicate THEBE_JS_URL declaration that metaopt._sphinx removes is a console error."""
+    """The duplicate THEBE_JS_URL declaration that booktools.sphinx_ext removes is a console error."""
     page = "intro.html"
     script = re.compile(r"<script>const THEBE_JS_URL = [^<]*</script>")
     broken = tamper(site, tmp_path, page, lambda t: script.sub(lambda m: m.group(0) * 2, t, count=1))

@@ -1,4 +1,4 @@
-"""The book's Sphinx extension, metaopt._sphinx, piece by piece.
+"""The book's Sphinx extension, booktools.sphinx_ext, piece by piece.
 
 The browser tests check its effect on the built book (math offline, no
 console error, the PDF builds); these check each piece on its own.
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from sphinx.builders.html._assets import _JavaScript
 
-from metaopt import _sphinx
+from booktools import sphinx_ext
 
 
 def test_duplicate_inline_scripts_dropped_first_kept():
@@ -23,32 +23,32 @@ def test_duplicate_inline_scripts_dropped_first_kept():
         _JavaScript("doctools.js", priority=200),  # same file, other priority: a duplicate
     ]
     context = {"script_files": list(scripts)}
-    _sphinx._drop_duplicate_scripts(None, "page", "page.html", context, None)
+    sphinx_ext.drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] == [scripts[0], scripts[1], scripts[2], scripts[4]]
 
 
 def test_mathjax_copied_once_with_licence(tmp_path):
-    source = _sphinx.mathjax_source()
-    target = _sphinx.copy_mathjax(tmp_path)
+    source = sphinx_ext.mathjax_source()
+    target = sphinx_ext.copy_mathjax(tmp_path)
     assert target == tmp_path / "mathjax"
     assert filecmp.cmp(source / "tex-chtml.js", target / "tex-chtml.js", shallow=False)
     assert (target / "output" / "chtml" / "fonts" / "woff-v2").is_dir(), "MathJax's fonts must come along"
     assert "Apache" in (target / "LICENSE").read_text(encoding="utf-8")
     marker = target / "marker"
     marker.write_text("left alone")
-    _sphinx.copy_mathjax(tmp_path)  # same version already there: nothing copied again
+    sphinx_ext.copy_mathjax(tmp_path)  # same version already there: nothing copied again
     assert marker.exists()
     (target / ".source").write_text("another version")
-    _sphinx.copy_mathjax(tmp_path)  # another version: replaced
+    sphinx_ext.copy_mathjax(tmp_path)  # another version: replaced
     assert not marker.exists() and (target / "tex-chtml.js").is_file()
 
 
 def test_mathjax_path_local_unless_set_locally():
     cdn = SimpleNamespace(mathjax_path="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js")
-    _sphinx._use_local_mathjax(None, cdn)
+    sphinx_ext.use_local_mathjax(None, cdn)
     assert cdn.mathjax_path == "../mathjax/tex-chtml.js"
     own = SimpleNamespace(mathjax_path="../my/mathjax.js")
-    _sphinx._use_local_mathjax(None, own)
+    sphinx_ext.use_local_mathjax(None, own)
     assert own.mathjax_path == "../my/mathjax.js"
 
 
@@ -57,6 +57,6 @@ def test_other_html_builders_get_the_html_visitors():
     single = {"B": ("own_b", "own_depart_b")}
     registry = SimpleNamespace(translation_handlers={"html": html, "singlehtml": single})
     app = SimpleNamespace(builder=SimpleNamespace(name="singlehtml", format="html"), registry=registry)
-    _sphinx._inherit_html_visitors(app)
+    sphinx_ext.inherit_html_visitors(app)
     assert single == {"A": ("visit_a", "depart_a"), "B": ("own_b", "own_depart_b")}
     assert html == {"A": ("visit_a", "depart_a"), "B": ("visit_b", "depart_b")}

@@ -7,6 +7,11 @@ Every figure labels its axes with the book's symbols.
 
 from __future__ import annotations
 
+try:  # the figures need matplotlib; metaopt itself needs only numpy and sympy
+    import matplotlib  # noqa: F401
+except ImportError as err:
+    raise ImportError('metaopt.plotting needs matplotlib: pip install "metaopt[book]"') from err
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np

@@ -1,4 +1,4 @@
-"""Re-execute the book's chapters in place and store their outputs: ``python -m metaopt._execute NB...``.
+"""Re-execute the book's chapters in place and store their outputs: ``python -m booktools.execute NB...``.
 
 This is what ``make execute`` runs. Each notebook is run top to bottom in a
 fresh kernel (from its own folder), so execution counts go 1..N, and no
@@ -27,7 +27,7 @@ def execute(path: Path) -> None:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m metaopt._execute NOTEBOOK.ipynb ...", file=sys.stderr)
+        print("usage: python -m booktools.execute NOTEBOOK.ipynb ...", file=sys.stderr)
         return 2
     for name in argv:
         print(f"executing {name}", flush=True)

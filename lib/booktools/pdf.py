@@ -1,4 +1,4 @@
-"""Print the whole book to one PDF: ``python -m metaopt._pdf [SITE] [OUT]``.
+"""Print the whole book to one PDF: ``python -m booktools.pdf [SITE] [OUT]``.
 
 This is what ``make pdf`` runs, after building the single-page HTML book
 (``jupyter-book build . --builder singlehtml`` into ``_build/singlehtml``).
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from metaopt._browser import (
+from booktools.browser import (
     HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
 )
 

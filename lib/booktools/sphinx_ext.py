@@ -1,7 +1,7 @@
 """A small Sphinx extension for the book: math that renders offline, and a clean page head.
 
-Listed in ``_config.yml`` under ``sphinx.extra_extensions`` as ``metaopt._sphinx``,
-so a plain ``jupyter-book build .`` uses it. It does two things:
+Listed in ``_config.yml`` under ``sphinx.extra_extensions`` as ``booktools.sphinx_ext``,
+so a plain ``jupyter-book build .`` uses it. It does three things:
 
 1. **MathJax from the book itself, never from a CDN.** Sphinx loads MathJax from
    ``cdn.jsdelivr.net`` by default, so a reader offline sees raw TeX. MathJax 3
@@ -77,7 +77,8 @@ def copy_mathjax(outdir: Path) -> Path:
     return target
 
 
-def _inherit_html_visitors(app) -> None:
+def inherit_html_visitors(app) -> None:
+    """``builder-inited``: give another HTML-format builder the ``html`` visitors it lacks (3. above)."""
     if app.builder.format != "html" or app.builder.name == "html":
         return
     handlers = app.registry.translation_handlers
@@ -87,7 +88,8 @@ def _inherit_html_visitors(app) -> None:
             own.setdefault(node, visitors)
 
 
-def _use_local_mathjax(app, config) -> None:
+def use_local_mathjax(app, config) -> None:
+    """``config-inited``: a ``mathjax_path`` on another host becomes the book's own copy (1. above)."""
     if config.mathjax_path and "://" in config.mathjax_path:
         config.mathjax_path = MATHJAX_PATH
 
@@ -97,7 +99,7 @@ def _copy_mathjax(app) -> None:
     # checksum to the script URL (?v=...): a new MathJax is never a stale cached one.
     if app.builder.format == "html":
         target = copy_mathjax(Path(app.outdir))
-        logger.info(f"metaopt: MathJax served from {target}")
+        logger.info(f"booktools: MathJax served from {target}")
 
 
 def _script_key(script):
@@ -108,7 +110,8 @@ def _script_key(script):
     return str(filename), tuple(sorted(attributes.items()))
 
 
-def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: drop exact duplicates from the page's scripts, keeping the first (2. above)."""
     scripts = context.get("script_files")
     if not isinstance(scripts, list):
         return
@@ -124,9 +127,9 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
 
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
-    app.connect("config-inited", _use_local_mathjax)
+    app.connect("config-inited", use_local_mathjax)
     # Late priority: after every other extension has added its scripts to the page.
-    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", _copy_mathjax)
-    app.connect("builder-inited", _inherit_html_visitors)
+    app.connect("builder-inited", inherit_html_visitors)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
