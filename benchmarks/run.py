@@ -75,8 +75,14 @@ def interleaved(funcs: dict, repeats: int, inner: dict | None = None) -> dict:
 # --- 1. cheap gradient -------------------------------------------------------------------
 
 def bench_gradient(steps: int, repeats: int) -> dict:
-    args = (metaopt.PHI_OLD, metaopt.THETA0, metaopt.THETA_STAR, steps)
-    best = interleaved({"unroll": lambda: unroll(*args), "meta_gradient": lambda: meta_gradient(*args)}, repeats)
+    problem = dict(theta0=metaopt.THETA0, theta_star=metaopt.THETA_STAR, steps=steps)
+    best = interleaved(
+        {
+            "unroll": lambda: unroll(metaopt.PHI_OLD, **problem),
+            "meta_gradient": lambda: meta_gradient(metaopt.PHI_OLD, **problem),
+        },
+        repeats,
+    )
     return {
         "steps": steps,
         "repeats": repeats,
@@ -98,14 +104,14 @@ def bench_batching(n: int, steps_list, repeats: int) -> dict:
     phis = random_phis(n)
     rows = []
     for steps in steps_list:
-        args = (metaopt.THETA0, metaopt.THETA_STAR, steps)
-        batch_loss, batch_grad = meta_gradient(phis, *args)
-        looped = [meta_gradient(phi, *args) for phi in phis]
+        problem = dict(theta0=metaopt.THETA0, theta_star=metaopt.THETA_STAR, steps=steps)
+        batch_loss, batch_grad = meta_gradient(phis, **problem)
+        looped = [meta_gradient(phi, **problem) for phi in phis]
         assert np.array_equal(batch_grad, [g for _, g in looped]), "batched and looped results differ"
         best = interleaved(
             {
-                "batch": lambda: meta_gradient(phis, *args),
-                "loop": lambda: [meta_gradient(phi, *args) for phi in phis],
+                "batch": lambda: meta_gradient(phis, **problem),
+                "loop": lambda: [meta_gradient(phi, **problem) for phi in phis],
             },
             repeats,
             inner={"batch": 10},
@@ -135,7 +141,7 @@ def naive_meta_gradient(steps, theta0=metaopt.THETA0, theta_star=metaopt.THETA_S
 
 
 def bench_closed_form(new_max: int, naive_max: int, naive_cap_s: float) -> dict:
-    symbolic.meta_gradient(1)  # import-time work out of the first measurement
+    symbolic.meta_gradient(steps=1)  # import-time work out of the first measurement
     new = []
     results = {}
     for steps in range(1, new_max + 1):
@@ -143,7 +149,7 @@ def bench_closed_form(new_max: int, naive_max: int, naive_cap_s: float) -> dict:
         for _ in range(3):  # cheap enough to take the best of three
             clear_cache()  # each measurement starts from sympy's empty cache
             start = time.perf_counter()
-            results[steps] = symbolic.meta_gradient(steps)
+            results[steps] = symbolic.meta_gradient(steps=steps)
             best = min(best, time.perf_counter() - start)
         new.append(best)
         print(f"  closed form T={steps:2d}: {new[-1]:8.3f} s", flush=True)
