@@ -29,13 +29,19 @@ so a plain ``jupyter-book build .`` uses it. It does three things:
    ``html`` visitors (myst-nb's hidden code cells fail with "unknown node type").
    The ``html`` visitors are added to any other HTML-format builder's table
    where it has none of its own.
+
+4. **Glued numbers read like the math around them** (:class:`GluedNumbers`): a real
+   minus sign, not bold ASCII.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -125,6 +131,41 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = unique
 
 
+#: A hyphen-minus that is a minus sign: at the start of a number, not inside a word or a range.
+ASCII_MINUS = re.compile(r"(?<![\w.])-(?=\.?\d)")
+
+
+def typeset_number(text: str) -> str:
+    """A glued number as the surrounding math shows it: a real minus sign (U+2212) for the ASCII one.
+
+    >>> typeset_number("(-113.4, -5.4, 11.34)")
+    '(\u2212113.4, \u22125.4, 11.34)'
+    >>> typeset_number("1e-08 and a-b")
+    '1e-08 and a-b'
+    """
+    return ASCII_MINUS.sub("\u2212", text)
+
+
+class GluedNumbers(SphinxPostTransform):
+    """Numbers pasted into the prose by myst-nb's ``{glue:text}`` / ``{glue:}`` read like the math around them.
+
+    myst-nb shows them as ``<span class="pasted-text">``, which its stylesheet sets in
+    bold, with an ASCII hyphen for the minus sign. Here the minus becomes U+2212 and
+    the class becomes ``glued-number`` (no bold): a glued value looks like any other
+    number in the sentence.
+    """
+
+    default_priority = 900
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.inline)):
+            if "pasted-text" not in node["classes"]:
+                continue
+            text = node.astext()
+            node.children = [nodes.Text(typeset_number(text))]
+            node["classes"] = [c for c in node["classes"] if c != "pasted-text"] + ["glued-number"]
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", use_local_mathjax)
@@ -132,4 +173,5 @@ def setup(app):
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", _copy_mathjax)
     app.connect("builder-inited", inherit_html_visitors)
+    app.add_post_transform(GluedNumbers)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
