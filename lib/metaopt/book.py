@@ -24,9 +24,18 @@ def num(x, digits: int = 10) -> str:
     return repr(float(f"{float(x):.{digits}g}") + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
-def _glue(name, value):
-    from myst_nb import glue  # imported here: only the notebooks need myst_nb
+def _book_extra(module: str):
+    """Import ``module`` (myst_nb or IPython.display), or say which extra installs it."""
+    import importlib
 
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f'metaopt.book\'s glue helpers need {module}: pip install "metaopt[book]"') from err
+
+
+def _glue(name, value):
+    glue = _book_extra("myst_nb").glue  # imported here: only the notebooks need myst_nb
     glue(name, value, display=False)
 
 
@@ -46,7 +55,7 @@ def glue_vector(name: str, values, digits: int = 10) -> str:
 
 def glue_latex(name: str, expr) -> str:
     """Glue a sympy expression (or a LaTeX string) as math, for ``{glue}`name```."""
-    from IPython.display import Math
+    Math = _book_extra("IPython.display").Math
 
     latex = expr if isinstance(expr, str) else sp.latex(expr)
     _glue(name, Math(latex))
