@@ -26,11 +26,11 @@ def _random_phi(shape, seed):
 @pytest.mark.parametrize("shape", [(7,), (3, 4), (1,), (2, 1, 3)])
 def test_unroll_batch_equals_per_case(shape, steps):
     phi = _random_phi(shape, seed=len(shape) * 10 + steps)
-    traj = metaopt.unroll(phi, 2.5, -1.25, steps)
+    traj = metaopt.unroll(phi, theta0=2.5, theta_star=-1.25, steps=steps)
     assert traj.theta.shape == shape + (steps + 1,)
     assert traj.grad.shape == traj.h.shape == traj.g.shape == shape + (steps,)
     for idx in itertools.product(*(range(n) for n in shape)):
-        one = metaopt.unroll(phi[idx], 2.5, -1.25, steps)
+        one = metaopt.unroll(phi[idx], theta0=2.5, theta_star=-1.25, steps=steps)
         for name in ("theta", "grad", "h", "g"):
             assert np.array_equal(getattr(traj, name)[idx], getattr(one, name)), (idx, name)
 
@@ -39,13 +39,13 @@ def test_unroll_batch_equals_per_case(shape, steps):
 @pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 1, 3)])
 def test_meta_gradient_batch_equals_per_case(shape, steps):
     phi = _random_phi(shape, seed=100 + len(shape) * 10 + steps)
-    loss, grad = metaopt.meta_gradient(phi, 3.0, 7.5, steps)
+    loss, grad = metaopt.meta_gradient(phi, theta0=3.0, theta_star=7.5, steps=steps)
     assert isinstance(loss, np.ndarray) and loss.shape == shape
     assert grad.shape == shape + (3,)
-    losses = metaopt.meta_loss(phi, 3.0, 7.5, steps)
+    losses = metaopt.meta_loss(phi, theta0=3.0, theta_star=7.5, steps=steps)
     assert isinstance(losses, np.ndarray) and losses.shape == shape
     for idx in itertools.product(*(range(n) for n in shape)):
-        l1, g1 = metaopt.meta_gradient(phi[idx], 3.0, 7.5, steps)
+        l1, g1 = metaopt.meta_gradient(phi[idx], theta0=3.0, theta_star=7.5, steps=steps)
         assert loss[idx] == l1 and losses[idx] == l1
         assert np.array_equal(grad[idx], g1)
 
@@ -53,7 +53,7 @@ def test_meta_gradient_batch_equals_per_case(shape, steps):
 def test_batch_values_are_right_not_only_consistent():
     """A batch against the exact reference loop, so an error common to both paths is caught too."""
     phi = _random_phi((4, 2), seed=7)
-    loss, grad = metaopt.meta_gradient(phi, -4.0, 6.0, 3)
+    loss, grad = metaopt.meta_gradient(phi, theta0=-4.0, theta_star=6.0, steps=3)
     for idx in itertools.product(range(4), range(2)):
         ex = ref.forward(phi[idx].tolist(), -4.0, 6.0, 3)
         atol = 1e-12 * ref.float_scale(ex)
@@ -64,10 +64,10 @@ def test_batch_values_are_right_not_only_consistent():
 def test_rows_do_not_interact():
     """Changing one row leaves the others bit-identical."""
     phi = _random_phi((5,), seed=3)
-    _, grad = metaopt.meta_gradient(phi, 10.0, 5.0, 4)
+    _, grad = metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=4)
     phi2 = phi.copy()
     phi2[2] = (0.3, -0.2, 0.9)
-    _, grad2 = metaopt.meta_gradient(phi2, 10.0, 5.0, 4)
+    _, grad2 = metaopt.meta_gradient(phi2, theta0=10.0, theta_star=5.0, steps=4)
     keep = [0, 1, 3, 4]
     assert np.array_equal(grad[keep], grad2[keep])
     assert not np.array_equal(grad[2], grad2[2])
@@ -78,15 +78,15 @@ def test_broadcast_theta0_and_theta_star():
     theta0 = np.array([10.0, -3.0, 0.5])  # (3,)
     theta_star = np.array([[5.0], [1.0], [-2.0], [0.0]])  # (4, 1)
     steps = 3
-    traj = metaopt.unroll(phi, theta0, theta_star, steps)
-    loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+    traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     assert traj.theta.shape == (4, 3, steps + 1)
     assert loss.shape == (4, 3) and grad.shape == (4, 3, 3)
     for i, j in itertools.product(range(4), range(3)):
-        one = metaopt.unroll(phi[i, 0], theta0[j], theta_star[i, 0], steps)
+        one = metaopt.unroll(phi[i, 0], theta0=theta0[j], theta_star=theta_star[i, 0], steps=steps)
         assert np.array_equal(traj.theta[i, j], one.theta)
         assert np.array_equal(traj.g[i, j], one.g)
-        l1, g1 = metaopt.meta_gradient(phi[i, 0], theta0[j], theta_star[i, 0], steps)
+        l1, g1 = metaopt.meta_gradient(phi[i, 0], theta0=theta0[j], theta_star=theta_star[i, 0], steps=steps)
         assert loss[i, j] == l1 and np.array_equal(grad[i, j], g1)
         assert traj.theta[i, j, 0] == theta0[j]
 
@@ -94,36 +94,36 @@ def test_broadcast_theta0_and_theta_star():
 def test_single_phi_with_array_of_theta0():
     """An unbatched phi with an array theta0: the batch shape comes from theta0."""
     theta0 = np.array([10.0, 6.0, 5.0, -1.0])
-    loss, grad = metaopt.meta_gradient(metaopt.PHI_OLD, theta0, 5.0, 2)
+    loss, grad = metaopt.meta_gradient(metaopt.PHI_OLD, theta0=theta0, theta_star=5.0, steps=2)
     assert loss.shape == (4,) and grad.shape == (4, 3)
     # L = (theta0 - 5)^2 r^2 with r = 0.54 at phi_old (see test_document): scales with e0^2
     np.testing.assert_allclose(loss, (theta0 - 5.0) ** 2 * 0.54**2, rtol=1e-12, atol=1e-15)
     assert loss[2] == 0.0 and np.array_equal(grad[2], np.zeros(3))
     for j, t0 in enumerate(theta0):
-        l1, g1 = metaopt.meta_gradient(metaopt.PHI_OLD, t0, 5.0, 2)
+        l1, g1 = metaopt.meta_gradient(metaopt.PHI_OLD, theta0=t0, theta_star=5.0, steps=2)
         assert loss[j] == l1 and np.array_equal(grad[j], g1)
 
 
 def test_incompatible_batch_shapes_raise():
     with pytest.raises(ValueError, match="broadcast"):
-        metaopt.unroll(np.zeros((3, 3)), np.zeros(4), 5.0, 2)
+        metaopt.unroll(np.zeros((3, 3)), theta0=np.zeros(4), theta_star=5.0, steps=2)
 
 
 def test_finite_difference_batch_shape():
     phi = _random_phi((2, 3), seed=5)
-    fd = metaopt.finite_difference(phi, 1.0, -1.0, 3)
+    fd = metaopt.finite_difference(phi, theta0=1.0, theta_star=-1.0, steps=3)
     assert fd.shape == (2, 3, 3)
-    _, grad = metaopt.meta_gradient(phi, 1.0, -1.0, 3)
+    _, grad = metaopt.meta_gradient(phi, theta0=1.0, theta_star=-1.0, steps=3)
     np.testing.assert_allclose(fd, grad, rtol=1e-6, atol=1e-6)
 
 
 def test_meta_step_batch():
     phi = _random_phi((4,), seed=9)
     grad = _random_phi((4,), seed=10)
-    out = metaopt.meta_step(phi, grad, 0.5)
+    out = metaopt.meta_step(phi, grad=grad, eta=0.5)
     assert out.shape == (4, 3)
     for i in range(4):
-        assert np.array_equal(out[i], metaopt.meta_step(phi[i], grad[i], 0.5))
+        assert np.array_equal(out[i], metaopt.meta_step(phi[i], grad=grad[i], eta=0.5))
         assert np.array_equal(out[i], phi[i] - 0.5 * grad[i])
 
 

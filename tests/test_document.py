@@ -71,6 +71,14 @@ def test_constants_are_the_documents():
     assert metaopt.ETA == DOC_ETA
     assert metaopt.ETA_TRAIN == 0.001
     assert tuple(metaopt.ASSUMED_GRADIENT) == DOC_ASSUMED
+    assert metaopt.CURVATURE == 1.0  # the document's (theta - 5)^2
+
+
+def test_constants_are_defined_once_in_metaopt_document():
+    from metaopt import document
+
+    for name in ("PHI_OLD", "THETA0", "THETA_STAR", "STEPS", "CURVATURE", "ETA", "ETA_TRAIN", "ASSUMED_GRADIENT"):
+        assert getattr(metaopt, name) is getattr(document, name), name
 
 
 def test_reference_loop_reproduces_the_document():
@@ -101,26 +109,26 @@ def test_unroll_defaults_are_the_document():
 
 
 def test_document_meta_loss():
-    assert metaopt.meta_loss(DOC_PHI, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS) == pytest.approx(DOC_LOSS, rel=1e-13)
-    loss, _ = metaopt.meta_gradient(DOC_PHI, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    assert metaopt.meta_loss(DOC_PHI, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS) == pytest.approx(DOC_LOSS, rel=1e-13)
+    loss, _ = metaopt.meta_gradient(DOC_PHI, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert type(loss) is float  # a Python float when unbatched
     assert loss == pytest.approx(DOC_LOSS, rel=1e-13)
 
 
 def test_document_update_with_assumed_gradient():
-    phi_new = metaopt.meta_step(DOC_PHI, DOC_ASSUMED, DOC_ETA)
+    phi_new = metaopt.meta_step(DOC_PHI, grad=DOC_ASSUMED, eta=DOC_ETA)
     assert phi_new.shape == (3,)
     np.testing.assert_allclose(phi_new, DOC_PHI_NEW, rtol=1e-13, atol=1e-15)
 
 
 def test_true_meta_gradient_float():
-    loss, grad = metaopt.meta_gradient(DOC_PHI, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    loss, grad = metaopt.meta_gradient(DOC_PHI, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert grad.shape == (3,)
     np.testing.assert_allclose(grad, TRUE_GRAD, rtol=1e-12)
 
 
 def test_true_meta_gradient_exact_sympy():
-    L, dL = symbolic.meta_gradient(DOC_STEPS, DOC_THETA0, DOC_THETA_STAR)
+    L, dL = symbolic.meta_gradient(steps=DOC_STEPS, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR)
     at = {symbolic.phi1: sp.Rational(1, 10), symbolic.phi2: sp.Rational(1, 2), symbolic.phi3: -1}
     assert L.subs(at) == sp.Rational(729, 100)
     got = tuple(d.subs(at) for d in dL)
@@ -133,28 +141,28 @@ def test_assumed_gradient_points_uphill():
     # −assumed is an ascent direction of the true meta-loss.
     dot = sum(a * Fraction(str(b)) for a, b in zip(TRUE_GRAD_EXACT, DOC_ASSUMED))
     assert dot == Fraction("-1857.6")
-    _, grad = metaopt.meta_gradient(DOC_PHI, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    _, grad = metaopt.meta_gradient(DOC_PHI, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert float(np.dot(grad, DOC_ASSUMED)) == pytest.approx(-1857.6, rel=1e-12)
     assert float(np.dot(grad, DOC_ASSUMED)) < 0
 
 
 def test_document_update_raises_the_loss():
-    after = metaopt.meta_loss(DOC_PHI_NEW, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    after = metaopt.meta_loss(DOC_PHI_NEW, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert after > DOC_LOSS
     assert after == pytest.approx(float(DOC_LOSS_AFTER_ASSUMED), rel=1e-12)
     # exact, by the independent loop, on the decimal values
     assert ref.loss(("-0.05", "0.42", "-0.9"), 10, 5, 2) == DOC_LOSS_AFTER_ASSUMED
     # and through meta_step, without typing phi_new
-    stepped = metaopt.meta_step(DOC_PHI, DOC_ASSUMED, DOC_ETA)
-    assert metaopt.meta_loss(stepped, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS) > DOC_LOSS
+    stepped = metaopt.meta_step(DOC_PHI, grad=DOC_ASSUMED, eta=DOC_ETA)
+    assert metaopt.meta_loss(stepped, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS) > DOC_LOSS
 
 
 def test_true_gradient_step_of_eta_001_overshoots():
     exact_after = ref.loss(PHI_TRUE_STEP_001, 10, 5, 2)
     assert exact_after > Fraction("7.29")
-    phi = metaopt.meta_step(DOC_PHI, TRUE_GRAD, DOC_ETA)
+    phi = metaopt.meta_step(DOC_PHI, grad=TRUE_GRAD, eta=DOC_ETA)
     np.testing.assert_allclose(phi, [float(Fraction(v)) for v in PHI_TRUE_STEP_001], rtol=1e-13)
-    after = metaopt.meta_loss(phi, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    after = metaopt.meta_loss(phi, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert after > DOC_LOSS
     assert after == pytest.approx(float(exact_after), rel=1e-10)
 
@@ -162,8 +170,8 @@ def test_true_gradient_step_of_eta_001_overshoots():
 def test_true_gradient_step_of_eta_train_descends():
     exact_after = ref.loss(PHI_TRUE_STEP_0001, 10, 5, 2)
     assert exact_after < Fraction("7.29")
-    phi = metaopt.meta_step(DOC_PHI, TRUE_GRAD, metaopt.ETA_TRAIN)
+    phi = metaopt.meta_step(DOC_PHI, grad=TRUE_GRAD, eta=metaopt.ETA_TRAIN)
     np.testing.assert_allclose(phi, [float(Fraction(v)) for v in PHI_TRUE_STEP_0001], rtol=1e-13)
-    after = metaopt.meta_loss(phi, DOC_THETA0, DOC_THETA_STAR, DOC_STEPS)
+    after = metaopt.meta_loss(phi, theta0=DOC_THETA0, theta_star=DOC_THETA_STAR, steps=DOC_STEPS)
     assert after < DOC_LOSS
     assert after == pytest.approx(float(exact_after), rel=1e-10)

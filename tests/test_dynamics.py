@@ -15,7 +15,10 @@ from metaopt import dynamics, symbolic
 
 
 def test_momentum_params_document():
-    assert dynamics.momentum_params(metaopt.PHI_OLD) == (0.1, 0.5)
+    params = dynamics.momentum_params(metaopt.PHI_OLD)
+    assert params == (0.1, 0.5)
+    assert isinstance(params, dynamics.Momentum) and (params.alpha, params.beta) == (0.1, 0.5)
+    assert repr(params) == "Momentum(alpha=0.1, beta=0.5)"
 
 
 @pytest.mark.parametrize("case", ref.random_cases(60, seed=51))
@@ -23,19 +26,19 @@ def test_heavy_ball_matches_exact_rnn_trajectory(case):
     """Polyak's form, with no hidden state, gives the RNN's theta_t (exact Fraction loop)."""
     phi, theta0, theta_star, steps = case
     alpha, beta = dynamics.momentum_params(phi)
-    got = dynamics.heavy_ball(alpha, beta, theta0, theta_star, steps)
+    got = dynamics.heavy_ball(alpha, beta=beta, theta0=theta0, theta_star=theta_star, steps=steps)
     exact = ref.forward(phi, theta0, theta_star, steps)
     scale = ref.float_scale(exact) ** 0.5
     ref.assert_close_exact(got, exact.theta, rel=1e-9, atol=1e-12 * scale, what="heavy_ball")
-    np.testing.assert_allclose(got, metaopt.unroll(phi, theta0, theta_star, steps).theta, rtol=1e-9, atol=1e-12 * scale)
+    np.testing.assert_allclose(got, metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps).theta, rtol=1e-9, atol=1e-12 * scale)
 
 
 def test_heavy_ball_batched():
     rng = np.random.default_rng(5)
     phi = np.column_stack([rng.uniform(-1, 1, 7), rng.uniform(-0.9, 0.9, 7), rng.uniform(-1, 1, 7)])
     alpha, beta = dynamics.momentum_params(phi)
-    got = dynamics.heavy_ball(alpha, beta, 3.0, -1.0, 6)
-    np.testing.assert_allclose(got, metaopt.unroll(phi, 3.0, -1.0, 6).theta, rtol=1e-12, atol=1e-12)
+    got = dynamics.heavy_ball(alpha, beta=beta, theta0=3.0, theta_star=-1.0, steps=6)
+    np.testing.assert_allclose(got, metaopt.unroll(phi, theta0=3.0, theta_star=-1.0, steps=6).theta, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", ref.random_cases(40, seed=52))
@@ -106,11 +109,11 @@ def test_spectral_radius_predicts_long_unrolls():
         theta0, theta_star = rng.uniform(-10, 10), rng.uniform(-10, 10)
         e0 = abs(theta0 - theta_star)
         if rho < 1:
-            traj = metaopt.unroll(phi, theta0, theta_star, steps=1500)
+            traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=1500)
             assert np.max(np.abs(traj.theta[-2:] - theta_star)) < 1e-6 * e0, (phi, rho)
         else:
             steps = int(np.ceil(30 * np.log(10) / np.log(rho)))
-            traj = metaopt.unroll(phi, theta0, theta_star, steps=steps)
+            traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps)
             assert np.max(np.abs(traj.theta[-2:] - theta_star)) > 1e10 * e0, (phi, rho)
         checked[rho < 1] += 1
 
@@ -124,7 +127,7 @@ def test_growth_rate_is_the_spectral_radius():
         if rho < 0.2 or abs(rho - 1) < 0.02:
             continue
         steps = min(600, int(200 / abs(np.log(rho))))
-        traj = metaopt.unroll(phi, 1.0, 0.0, steps=steps)
+        traj = metaopt.unroll(phi, theta0=1.0, theta_star=0.0, steps=steps)
         tail = np.maximum(np.abs(traj.theta[-1]), np.abs(traj.theta[-2]))
         rate = tail ** (1.0 / steps)
         assert rate == pytest.approx(rho, rel=0.05), (phi, rho, rate)
@@ -137,7 +140,7 @@ def test_stability_region_is_polyaks_triangle():
     beta = rng.uniform(-1.5, 1.5, 4000)
     margin = np.minimum.reduce([np.abs(alpha), np.abs(1 + beta - alpha), np.abs(1 - np.abs(beta))])
     keep = margin > 1e-6
-    rho = dynamics.spectral_radius(dynamics.phi_from_momentum(alpha, beta))
+    rho = dynamics.spectral_radius(dynamics.phi_from_momentum(alpha, beta=beta))
     jury = (alpha > 0) & (alpha < 1 + beta) & (np.abs(beta) < 1)
     assert np.array_equal((rho < 1)[keep], jury[keep])
     assert jury.sum() > 500 and (~jury).sum() > 500
@@ -146,7 +149,7 @@ def test_stability_region_is_polyaks_triangle():
 def test_convergence_map_layout():
     alphas = np.linspace(0.05, 1.5, 7)
     betas = np.linspace(-0.5, 0.9, 5)
-    grid = dynamics.convergence_map(alphas, betas)
+    grid = dynamics.convergence_map(alphas, betas=betas)
     assert grid.shape == (5, 7)
     for i, b in enumerate(betas):
         for j, a in enumerate(alphas):
@@ -154,10 +157,24 @@ def test_convergence_map_layout():
 
 
 def test_phi_from_momentum_round_trip():
-    phi = dynamics.phi_from_momentum(0.3, 0.6, phi3=-2.0)
+    phi = dynamics.phi_from_momentum(0.3, beta=0.6, phi3=-2.0)
     assert dynamics.momentum_params(phi) == pytest.approx((0.3, 0.6))
     with pytest.raises(ValueError, match="phi3"):
-        dynamics.phi_from_momentum(0.3, 0.6, phi3=0.0)
+        dynamics.phi_from_momentum(0.3, beta=0.6, phi3=0.0)
+
+
+def test_old_positional_calls_raise_type_error():
+    """alpha (or phi) is the only positional argument; the old positional calls raise TypeError."""
+    with pytest.raises(TypeError):
+        dynamics.phi_from_momentum(1.2, 0.1)
+    with pytest.raises(TypeError):
+        dynamics.heavy_ball(0.1, 0.5, 10.0, 5.0, 2)
+    with pytest.raises(TypeError):
+        dynamics.convergence_map([0.1, 0.2], [0.0, 0.5])
+    with pytest.raises(TypeError):
+        dynamics.zero_loss_phi2(0.1, -1.0)
+    with pytest.raises(TypeError):
+        dynamics.spectral_radius(metaopt.PHI_OLD, 2.0)
 
 
 def test_zero_loss_phi2_is_what_sympy_solves():
@@ -169,7 +186,7 @@ def test_zero_loss_phi2_is_what_sympy_solves():
     for _ in range(20):
         p1, p3 = rng.uniform(-2, 2, 2)
         expected = float(solutions[0].subs({symbolic.phi1: p1, symbolic.phi3: p3}))
-        assert dynamics.zero_loss_phi2(p1, p3) == pytest.approx(expected, rel=1e-12)
+        assert dynamics.zero_loss_phi2(p1, phi3=p3) == pytest.approx(expected, rel=1e-12)
 
 
 def test_zero_loss_phi2_zeroes_the_exact_loss():
@@ -183,15 +200,15 @@ def test_zero_loss_phi2_zeroes_the_exact_loss():
         a = p1 * p3
         p2 = -((1 + 2 * a) ** 2) / (2 * a)
         assert ref.loss((p1, p2, p3), 10, 5, 2) == 0
-        got = dynamics.zero_loss_phi2(float(p1), float(p3))
+        got = dynamics.zero_loss_phi2(float(p1), phi3=float(p3))
         assert got == pytest.approx(float(p2), rel=1e-14)
     with pytest.raises(ValueError, match="phi1 \\* phi3"):
-        dynamics.zero_loss_phi2(0.0, 1.0)
+        dynamics.zero_loss_phi2(0.0, phi3=1.0)
 
 
 def test_zero_loss_beta_matches_phi2():
     for alpha in (0.2, 0.25, 0.5, 1.3):
-        assert dynamics.zero_loss_beta(alpha) == pytest.approx(dynamics.zero_loss_phi2(alpha, -1.0), rel=1e-14)
+        assert dynamics.zero_loss_beta(alpha) == pytest.approx(dynamics.zero_loss_phi2(alpha, phi3=-1.0), rel=1e-14)
 
 
 @pytest.mark.parametrize("case", ref.random_cases(40, seed=60))
@@ -201,7 +218,7 @@ def test_symmetry_identity_exact(case):
     exact = ref.forward(phi, theta0, theta_star, steps)
     p1, p3 = ref.frac(phi[0]), ref.frac(phi[2])
     assert p1 * exact.dloss[0] == p3 * exact.dloss[2]
-    _, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+    _, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     scale = ref.float_scale(exact)
     assert phi[0] * grad[0] == pytest.approx(phi[2] * grad[2], rel=1e-9, abs=1e-11 * scale)
 
@@ -212,8 +229,8 @@ def test_balance_changes_by_eta_squared_only():
     for _ in range(30):
         phi = np.array([rng.uniform(-1, 1), rng.uniform(-0.9, 0.9), rng.uniform(-1, 1)])
         eta = float(rng.uniform(1e-4, 1e-2))
-        _, g = metaopt.meta_gradient(phi, 10.0, 5.0, 2)
-        new = metaopt.meta_step(phi, g, eta)
+        _, g = metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=2)
+        new = metaopt.meta_step(phi, grad=g, eta=eta)
         change = dynamics.balance(new) - dynamics.balance(phi)
         expected = eta**2 * (g[0] ** 2 - g[2] ** 2)
         assert change == pytest.approx(expected, rel=1e-6, abs=1e-12 * (1 + np.abs(g).max() ** 2))
@@ -227,7 +244,7 @@ def test_errors():
     with pytest.raises(ValueError, match="alpha"):
         dynamics.zero_loss_beta(0.0)
     with pytest.raises(metaopt.DivergenceError, match="step"):
-        dynamics.heavy_ball(5.0, 0.9, 10.0, 5.0, steps=2000)
+        dynamics.heavy_ball(5.0, beta=0.9, theta0=10.0, theta_star=5.0, steps=2000)
 
 
 def test_critical_beta_is_where_the_discriminant_vanishes():

@@ -28,7 +28,7 @@ GOOD = dict(phi=(0.1, 0.5, -1.0), theta0=10.0, theta_star=5.0, steps=2)
 
 def call(func, **overrides):
     kw = dict(GOOD, **overrides)
-    return func(kw["phi"], kw["theta0"], kw["theta_star"], kw["steps"])
+    return func(kw["phi"], theta0=kw["theta0"], theta_star=kw["theta_star"], steps=kw["steps"])
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +166,7 @@ BAD_ETA = [
 @pytest.mark.parametrize("eta, exc", BAD_ETA)
 def test_meta_step_bad_eta(eta, exc):
     with pytest.raises(exc, match=r"\beta\b"):
-        metaopt.meta_step(metaopt.PHI_OLD, metaopt.ASSUMED_GRADIENT, eta)
+        metaopt.meta_step(metaopt.PHI_OLD, grad=metaopt.ASSUMED_GRADIENT, eta=eta)
 
 
 @pytest.mark.parametrize("eta, exc", BAD_ETA)
@@ -177,13 +177,13 @@ def test_meta_train_bad_eta(eta, exc):
 
 def test_meta_step_bad_phi_and_grad():
     with pytest.raises(ValueError, match=r"\bgrad\b"):
-        metaopt.meta_step(metaopt.PHI_OLD, (1.0, float("nan"), 0.0), 0.01)
+        metaopt.meta_step(metaopt.PHI_OLD, grad=(1.0, float("nan"), 0.0), eta=0.01)
     with pytest.raises(ValueError, match=r"\bphi\b"):
-        metaopt.meta_step((float("inf"), 0.0, 0.0), metaopt.ASSUMED_GRADIENT, 0.01)
+        metaopt.meta_step((float("inf"), 0.0, 0.0), grad=metaopt.ASSUMED_GRADIENT, eta=0.01)
     with pytest.raises(ValueError, match=r"\bgrad\b"):
-        metaopt.meta_step(metaopt.PHI_OLD, (1.0, 2.0), 0.01)
+        metaopt.meta_step(metaopt.PHI_OLD, grad=(1.0, 2.0), eta=0.01)
     with pytest.raises(ValueError, match=r"\bphi\b"):
-        metaopt.meta_step((1.0, 2.0, 3.0, 4.0), metaopt.ASSUMED_GRADIENT, 0.01)
+        metaopt.meta_step((1.0, 2.0, 3.0, 4.0), grad=metaopt.ASSUMED_GRADIENT, eta=0.01)
 
 
 @pytest.mark.parametrize(
@@ -202,26 +202,47 @@ def test_meta_train_bad_iterations(iterations, exc):
 
 
 @pytest.mark.parametrize(
-    "overrides, name",
+    "overrides, name, exc",
     [
-        ({"phi": (0.1, float("nan"), 0.0)}, "phi"),
-        ({"phi": (0.1, 0.5)}, "phi"),
-        ({"theta0": float("inf")}, "theta0"),
-        ({"theta_star": float("nan")}, "theta_star"),
-        ({"steps": -1}, "steps"),
-        ({"steps": 2.0}, "steps"),
+        ({"phi": (0.1, float("nan"), 0.0)}, "phi", ValueError),
+        ({"phi": (0.1, 0.5)}, "phi", ValueError),
+        ({"theta0": float("inf")}, "theta0", ValueError),
+        ({"theta_star": float("nan")}, "theta_star", ValueError),
+        ({"steps": -1}, "steps", ValueError),
+        ({"steps": 2.0}, "steps", TypeError),
     ],
 )
-def test_meta_train_bad_inner_arguments(overrides, name):
+def test_meta_train_bad_inner_arguments(overrides, name, exc):
     kw = dict(GOOD, **overrides)
-    with pytest.raises((TypeError, ValueError), match=rf"\b{name}\b"):
-        metaopt.meta_train(kw["phi"], 0.001, 2, kw["theta0"], kw["theta_star"], kw["steps"])
+    with pytest.raises(exc, match=rf"\b{name}\b"):
+        metaopt.meta_train(kw["phi"], eta=0.001, iterations=2, theta0=kw["theta0"], theta_star=kw["theta_star"], steps=kw["steps"])
 
 
 def test_finite_difference_bad_eps():
-    for eps in (0, -1e-6, float("nan"), float("inf"), "1e-6"):
+    for eps in (0, -1e-6, float("nan"), float("inf")):  # wrong values
         with pytest.raises(ValueError, match=r"\beps\b"):
             metaopt.finite_difference(metaopt.PHI_OLD, eps=eps)
+    for eps in ("1e-6", None, True, 1e-6j):  # wrong types
+        with pytest.raises(TypeError, match=r"\beps\b"):
+            metaopt.finite_difference(metaopt.PHI_OLD, eps=eps)
+
+
+@pytest.mark.parametrize("func", WITH_FD, ids=WITH_FD_IDS)
+def test_old_positional_problem_is_a_type_error(func):
+    """phi is the only positional argument: the old call func(phi, theta0, theta_star, steps) raises TypeError."""
+    with pytest.raises(TypeError):
+        func(GOOD["phi"], GOOD["theta0"], GOOD["theta_star"], GOOD["steps"])
+    with pytest.raises(TypeError):
+        func(GOOD["phi"], GOOD["theta0"])
+
+
+def test_old_positional_meta_calls_are_type_errors():
+    with pytest.raises(TypeError):
+        metaopt.meta_step(metaopt.PHI_OLD, metaopt.ASSUMED_GRADIENT, 0.01)
+    with pytest.raises(TypeError):
+        metaopt.meta_step(metaopt.PHI_OLD, metaopt.ASSUMED_GRADIENT)
+    with pytest.raises(TypeError):
+        metaopt.meta_train(metaopt.PHI_OLD, 0.001, 2)
 
 
 # ---------------------------------------------------------------------------
@@ -253,7 +274,7 @@ def test_forward_divergence_names_the_step(func):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning (overflow / invalid) may escape
         with pytest.raises(DivergenceError) as info:
-            func(UNSTABLE, 10.0, 5.0, 1000)
+            func(UNSTABLE, theta0=10.0, theta_star=5.0, steps=1000)
     t = _step_in(str(info.value))
     # theta_645 is the first non-finite value (produced by the update of step 644).
     assert t in (FIRST_BAD_T - 1, FIRST_BAD_T)
@@ -262,7 +283,7 @@ def test_forward_divergence_names_the_step(func):
 
 def test_the_unstable_phi_is_fine_before_overflow():
     """Same phi, fewer steps: no error, and |theta_t - theta*| = 5 * 3^t exactly where representable."""
-    traj = metaopt.unroll(UNSTABLE, 10.0, 5.0, 30)
+    traj = metaopt.unroll(UNSTABLE, theta0=10.0, theta_star=5.0, steps=30)
     expected = [5.0 + 5.0 * (-3.0) ** t for t in range(31)]
     np.testing.assert_allclose(traj.theta, expected, rtol=1e-15)
 
@@ -272,26 +293,26 @@ def test_divergence_in_one_row_of_a_batch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DivergenceError, match=r"step t="):
-            metaopt.meta_gradient(phi, 10.0, 5.0, 1000)
+            metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=1000)
 
 
 def test_backward_divergence_names_the_step():
     """phi1 = 0: theta never moves (forward is finite, L = 25), but the adjoint of h grows
     like phi2^(T - t) = 10^(T - t) backwards, and the true dL/dphi1 is ~1e400: not a float."""
     phi = (0.0, 10.0, 1.0)
-    traj = metaopt.unroll(phi, 10.0, 5.0, 400)
+    traj = metaopt.unroll(phi, theta0=10.0, theta_star=5.0, steps=400)
     assert np.all(traj.theta == 10.0)
-    assert metaopt.meta_loss(phi, 10.0, 5.0, 400) == 25.0
+    assert metaopt.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=400) == 25.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DivergenceError) as info:
-            metaopt.meta_gradient(phi, 10.0, 5.0, 400)
+            metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=400)
     # h_bar_t = 10 (1 + 10 + ... + 10^(399 - t)); phi2 * h_bar_t passes 1.8e308 near t = 92.
     t = _step_in(str(info.value))
     assert 85 <= t <= 95
     # and with fewer steps it is finite: dL/dphi1 = sum_t h_bar_t * grad_t, exactly by the reference
     ex = ref.forward(phi, 10, 5, 20)
-    _, grad = metaopt.meta_gradient(phi, 10.0, 5.0, 20)
+    _, grad = metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=20)
     ref.assert_close_exact(grad, ex.dloss, 1e-12, 0, "grad")
 
 
@@ -301,14 +322,17 @@ def test_meta_loss_overflow_raises():
         warnings.simplefilter("error")
         for func in (metaopt.meta_loss, metaopt.meta_gradient):
             with pytest.raises(DivergenceError):
-                func(UNSTABLE, 10.0, 5.0, 400)
-        traj = metaopt.unroll(UNSTABLE, 10.0, 5.0, 400)
+                func(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)
+        traj = metaopt.unroll(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)
     assert np.all(np.isfinite(traj.theta))
 
 
 def test_divergence_error_is_a_floating_point_error():
     assert issubclass(DivergenceError, FloatingPointError)
-    assert metaopt.DivergenceError is metaopt.core.DivergenceError
+    from metaopt import validate
+
+    assert metaopt.DivergenceError is validate.DivergenceError  # defined once, in the input policy
+    assert metaopt.core.DivergenceError is validate.DivergenceError
 
 
 def _first_overflowing_iteration(eta, iterations):

@@ -41,7 +41,7 @@ def test_first_order_matches_sympy_with_frozen_gradients(case):
     phi, theta0, theta_star, steps = case
     exact = ref.forward(phi, theta0, theta_star, steps)
     expected = sympy_first_order(phi, exact.grad, theta0, theta_star)
-    loss, grad = first_order.meta_gradient_first_order(phi, theta0, theta_star, steps)
+    loss, grad = first_order.meta_gradient_first_order(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     scale = ref.float_scale(exact)
     ref.assert_close_exact(grad, [Fraction(int(e.p), int(e.q)) for e in expected], rel=1e-9,
                            atol=1e-12 * scale, what="first-order")
@@ -61,7 +61,7 @@ def test_first_order_matches_finite_differences_of_the_frozen_loss(case):
         minus[i] -= eps
         fd.append((frozen_loss_plain(plus, grads, ref.frac(theta0), ref.frac(theta_star))
                    - frozen_loss_plain(minus, grads, ref.frac(theta0), ref.frac(theta_star))) / (2 * eps))
-    _, grad = first_order.meta_gradient_first_order(phi, theta0, theta_star, steps)
+    _, grad = first_order.meta_gradient_first_order(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     scale = ref.float_scale(ref.forward(phi, theta0, theta_star, steps))
     ref.assert_close_exact(grad, fd, rel=1e-8, atol=1e-10 * scale, what="fd of frozen loss")
 
@@ -73,26 +73,26 @@ def test_frozen_loss_is_the_plain_loop_and_the_meta_loss(case):
     grads = rng.uniform(-5, 5, steps)
     expected = frozen_loss_plain([ref.frac(v) for v in phi], [ref.frac(g) for g in grads],
                                  ref.frac(theta0), ref.frac(theta_star))
-    got = first_order.frozen_loss(phi, grads, theta0, theta_star)
+    got = first_order.frozen_loss(phi, grads=grads, theta0=theta0, theta_star=theta_star)
     assert got == pytest.approx(float(expected), rel=1e-9, abs=1e-9)
-    traj = metaopt.unroll(phi, theta0, theta_star, steps)
-    assert first_order.frozen_loss(phi, traj.grad, theta0, theta_star) == pytest.approx(
-        metaopt.meta_loss(phi, theta0, theta_star, steps), rel=1e-9, abs=1e-9)
+    traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps)
+    assert first_order.frozen_loss(phi, grads=traj.grad, theta0=theta0, theta_star=theta_star) == pytest.approx(
+        metaopt.meta_loss(phi, theta0=theta0, theta_star=theta_star, steps=steps), rel=1e-9, abs=1e-9)
 
 
 def test_one_step_is_exact():
     """With T = 1 the only gradient is nabla_0 = 2(theta_0 - theta*), which phi cannot change."""
     rng = np.random.default_rng(83)
     phi = rng.uniform(-1, 1, (20, 3))
-    _, fo = first_order.meta_gradient_first_order(phi, 4.0, -2.0, 1)
-    _, exact = metaopt.meta_gradient(phi, 4.0, -2.0, 1)
+    _, fo = first_order.meta_gradient_first_order(phi, theta0=4.0, theta_star=-2.0, steps=1)
+    _, exact = metaopt.meta_gradient(phi, theta0=4.0, theta_star=-2.0, steps=1)
     np.testing.assert_allclose(fo, exact, rtol=1e-13, atol=1e-13)
 
 
 def test_differs_from_exact_at_phi_old():
     """A check that can fail: the approximation is not the exact gradient for T = 2."""
-    _, fo = first_order.meta_gradient_first_order(metaopt.PHI_OLD, 10.0, 5.0, 2)
-    _, exact = metaopt.meta_gradient(metaopt.PHI_OLD, 10.0, 5.0, 2)
+    _, fo = first_order.meta_gradient_first_order(metaopt.PHI_OLD, theta0=10.0, theta_star=5.0, steps=2)
+    _, exact = metaopt.meta_gradient(metaopt.PHI_OLD, theta0=10.0, theta_star=5.0, steps=2)
     # by hand: theta_bar stays 5.4; h_bar_1 = -5.4, h_bar_0 = -8.1; dphi1 = -5.4*8 - 8.1*10
     np.testing.assert_allclose(fo, [-124.2, -5.4, 12.42], rtol=1e-12)
     assert not np.allclose(fo, exact)
@@ -101,7 +101,7 @@ def test_differs_from_exact_at_phi_old():
 @pytest.mark.parametrize("case", ref.random_cases(20, seed=84))
 def test_symmetry_holds_for_first_order(case):
     phi, theta0, theta_star, steps = case
-    _, g = first_order.meta_gradient_first_order(phi, theta0, theta_star, steps)
+    _, g = first_order.meta_gradient_first_order(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     scale = ref.float_scale(ref.forward(phi, theta0, theta_star, steps))
     assert phi[0] * g[0] == pytest.approx(phi[2] * g[2], rel=1e-9, abs=1e-11 * scale)
 
@@ -110,6 +110,6 @@ def test_errors():
     with pytest.raises(ValueError, match="phi"):
         first_order.meta_gradient_first_order((1.0, 2.0))
     with pytest.raises(metaopt.DivergenceError):
-        first_order.meta_gradient_first_order((3.0, 0.9, -3.0), 10.0, 5.0, 1000)
+        first_order.meta_gradient_first_order((3.0, 0.9, -3.0), theta0=10.0, theta_star=5.0, steps=1000)
     with pytest.raises(ValueError, match="grads"):
-        first_order.frozen_loss((0.1, 0.5, -1.0), 3.0)
+        first_order.frozen_loss((0.1, 0.5, -1.0), grads=3.0)

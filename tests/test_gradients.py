@@ -82,14 +82,20 @@ def _evaluate(terms, values):
 @lru_cache(maxsize=None)
 def symbolic_gradient(steps):
     """sympy's closed-form meta-loss and gradient with symbolic theta0 and theta*, as term lists."""
-    L, dL = symbolic.meta_gradient(steps, T0, TS)
+    L, dL = symbolic.meta_gradient(theta0=T0, theta_star=TS, steps=steps)
     return _terms(L), tuple(_terms(d) for d in dL)
 
 
 @lru_cache(maxsize=None)
 def symbolic_trajectory(steps):
-    traj = symbolic.unroll(steps, T0, TS)
+    traj = symbolic.unroll(theta0=T0, theta_star=TS, steps=steps)
     return {name: [_terms(e) for e in getattr(traj, name)] for name in ("theta", "grad", "h", "g")}
+
+
+def _call(func, case):
+    """func(phi, theta0=..., theta_star=..., steps=...) for one (phi, theta0, theta_star, steps) case."""
+    phi, theta0, theta_star, steps = case
+    return func(phi, theta0=theta0, theta_star=theta_star, steps=steps)
 
 
 def _exact_values(case):
@@ -101,12 +107,12 @@ def _exact_values(case):
 def test_reverse_mode_matches_exact_forward_mode(case):
     ex = ref.forward(*case)
     atol = ATOL_FACTOR * ref.float_scale(ex)
-    loss, grad = metaopt.meta_gradient(*case)
+    loss, grad = _call(metaopt.meta_gradient, case)
     assert type(loss) is float
     assert grad.shape == (3,) and grad.dtype == np.float64
     ref.assert_close_exact(loss, ex.loss, REL, atol, "loss")
     ref.assert_close_exact(grad, ex.dloss, REL, atol, "grad")
-    ref.assert_close_exact(metaopt.meta_loss(*case), ex.loss, REL, atol, "meta_loss")
+    ref.assert_close_exact(_call(metaopt.meta_loss, case), ex.loss, REL, atol, "meta_loss")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -125,16 +131,16 @@ def test_exact_finite_differences_agree(case):
     fd = ref.fd_gradient(*case)
     scale = ref.float_scale(ex)
     ref.assert_close_exact([float(v) for v in fd], ex.dloss, FD_REL, FD_ATOL_FACTOR * scale, "fd vs forward")
-    _, grad = metaopt.meta_gradient(*case)
+    _, grad = _call(metaopt.meta_gradient, case)
     ref.assert_close_exact(grad, fd, FD_REL, FD_ATOL_FACTOR * scale, "reverse vs fd")
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_library_finite_difference_agrees_with_reverse_mode(case):
     ex = ref.forward(*case)
-    fd = metaopt.finite_difference(*case)
+    fd = _call(metaopt.finite_difference, case)
     assert fd.shape == (3,)
-    _, grad = metaopt.meta_gradient(*case)
+    _, grad = _call(metaopt.meta_gradient, case)
     scale = ref.float_scale(ex)
     np.testing.assert_allclose(fd, grad, rtol=FD_REL, atol=FD_ATOL_FACTOR * scale)
     ref.assert_close_exact(fd, ex.dloss, FD_REL, FD_ATOL_FACTOR * scale, "finite_difference vs exact")
@@ -144,7 +150,7 @@ def test_library_finite_difference_agrees_with_reverse_mode(case):
 def test_unroll_matches_exact_loop(case):
     ex = ref.forward(*case)
     steps = case[3]
-    traj = metaopt.unroll(*case)
+    traj = _call(metaopt.unroll, case)
     assert traj.theta.shape == (steps + 1,)
     assert traj.grad.shape == traj.h.shape == traj.g.shape == (steps,)
     big = ref.float_scale(ex) ** 0.5
@@ -168,10 +174,10 @@ def test_symbolic_with_concrete_fraction_thetas(case):
     t0, ts = ref.frac(theta0), ref.frac(theta_star)
     ex = ref.forward(phi, t0, ts, steps)
     at = {p: sp.Rational(v.numerator, v.denominator) for p, v in zip(symbolic.PHI, map(ref.frac, phi))}
-    traj = symbolic.unroll(steps, t0, ts)
+    traj = symbolic.unroll(theta0=t0, theta_star=ts, steps=steps)
     theta_T = sp.sympify(traj.theta[-1]).xreplace(at)
     assert theta_T == sp.Rational(ex.theta[-1].numerator, ex.theta[-1].denominator)
-    L, dL = symbolic.meta_gradient(steps, t0, ts)
+    L, dL = symbolic.meta_gradient(theta0=t0, theta_star=ts, steps=steps)
     to_frac = lambda r: Fraction(int(r.p), int(r.q))  # noqa: E731
     assert to_frac(sp.sympify(L).xreplace(at)) == ex.loss
     assert tuple(to_frac(sp.sympify(d).xreplace(at)) for d in dL) == ex.dloss
@@ -189,14 +195,14 @@ ONE_STEP_CASES = [c for c in CASES if c[3] == 1][:20]
 def test_zero_steps(case):
     """T = 0: theta_T = theta_0, so L = (theta0 - theta*)^2 and the gradient is exactly zero."""
     phi, theta0, theta_star, _ = case
-    loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, 0)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=0)
     expected = (Fraction(theta0) - Fraction(theta_star)) ** 2
     ref.assert_close_exact(loss, expected, 1e-15, 0, "loss")
     assert np.array_equal(grad, np.zeros(3))
-    traj = metaopt.unroll(phi, theta0, theta_star, 0)
+    traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=0)
     assert traj.theta.tolist() == [theta0]
     assert traj.grad.shape == traj.h.shape == traj.g.shape == (0,)
-    assert np.array_equal(metaopt.finite_difference(phi, theta0, theta_star, 0), np.zeros(3))
+    assert np.array_equal(metaopt.finite_difference(phi, theta0=theta0, theta_star=theta_star, steps=0), np.zeros(3))
 
 
 @pytest.mark.parametrize("case", ONE_STEP_CASES)
@@ -209,7 +215,7 @@ def test_one_step_closed_form_by_hand(case):
     a = p1 * p3
     expected_loss = e0**2 * (1 + 2 * a) ** 2
     expected_grad = (4 * e0**2 * (1 + 2 * a) * p3, Fraction(0), 4 * e0**2 * (1 + 2 * a) * p1)
-    loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, 1)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=1)
     atol = 1e-13 * float(e0**2 + 1)
     ref.assert_close_exact(loss, expected_loss, REL, atol, "loss")
     ref.assert_close_exact(grad, expected_grad, REL, atol, "grad")
@@ -218,5 +224,5 @@ def test_one_step_closed_form_by_hand(case):
 
 def test_gradient_is_not_trivially_zero():
     """Guard against a degenerate random sample: most cases with T >= 1 have a sizeable gradient."""
-    sizeable = [c for c in CASES if c[3] >= 1 and np.max(np.abs(metaopt.meta_gradient(*c)[1])) > 1e-3]
+    sizeable = [c for c in CASES if c[3] >= 1 and np.max(np.abs(_call(metaopt.meta_gradient, c).grad)) > 1e-3]
     assert len(sizeable) > 0.8 * sum(c[3] >= 1 for c in CASES)

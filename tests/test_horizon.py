@@ -1,6 +1,7 @@
 """metaopt.horizon against independent methods.
 
-* spectral_radius against numpy eigenvalues of the 2x2 matrix and the growth of long runs;
+* the rate of chapter 7, dynamics.spectral_radius with a curvature, against numpy eigenvalues of the
+  2x2 matrix and the growth of long runs;
 * meta_gradient_norms against exact central finite differences (tests/reference.py, Fractions);
 * truncated_meta_gradient: k = T is the full gradient; other k against a sympy derivation
   with a held-constant copy of phi for the steps before T - k;
@@ -20,7 +21,7 @@ import sympy as sp
 
 import metaopt
 import reference as ref
-from metaopt import horizon
+from metaopt import dynamics, horizon
 
 PHI_CASES = [tuple(np.random.default_rng(s).uniform([-1, -1.2, -1.5], [1, 1.2, 1.5])) for s in range(12)]
 
@@ -30,7 +31,7 @@ def test_spectral_radius_against_eigenvalues_and_long_runs(phi):
     c = 0.7
     a, b = phi[0] * phi[2], phi[1]
     M = np.array([[1 + 2 * a * c, b], [2 * a * c, b]])
-    rho = horizon.spectral_radius(phi, curvature=c)
+    rho = dynamics.spectral_radius(phi, curvature=c)
     assert rho == pytest.approx(np.abs(np.linalg.eigvals(M)).max(), rel=1e-12)
     # the error of a long run grows or shrinks like rho^t (plain loop, no metaopt)
     e, u, steps = 1.0, 0.0, 400
@@ -46,13 +47,13 @@ def test_spectral_radius_against_eigenvalues_and_long_runs(phi):
 
 def test_spectral_radius_is_vectorized():
     phis = np.array(PHI_CASES)
-    np.testing.assert_allclose(horizon.spectral_radius(phis), [horizon.spectral_radius(p) for p in PHI_CASES])
+    np.testing.assert_allclose(dynamics.spectral_radius(phis), [dynamics.spectral_radius(p) for p in PHI_CASES])
 
 
 @pytest.mark.parametrize("phi", [(0.1, 0.5, -1.0), (0.1, 1.5, -1.0), (0.3, 0.2, -0.7)])
 def test_gradient_norms_against_exact_finite_differences(phi):
     horizons = [1, 2, 3, 5, 8, 12]
-    norms = horizon.meta_gradient_norms(phi, horizons, theta0=10.0, theta_star=5.0)
+    norms = horizon.meta_gradient_norms(phi, horizons=horizons, theta0=10.0, theta_star=5.0)
     for T, got in zip(horizons, norms):
         fd = ref.fd_gradient(phi, 10.0, 5.0, T, eps=Fraction(1, 10**8))
         want = float(sum(v * v for v in fd)) ** 0.5
@@ -75,7 +76,7 @@ def sympy_truncated_final(phi, t0, ts, steps, k):
 @pytest.mark.parametrize("steps,k", [(2, 1), (3, 1), (3, 2), (5, 2), (6, 4), (4, 4)])
 def test_truncated_meta_gradient_against_sympy(steps, k):
     phi = (0.15, 0.45, -0.9)
-    _, grad = horizon.truncated_meta_gradient(phi, k, theta0=7.5, theta_star=-1.25, steps=steps)
+    _, grad = horizon.truncated_meta_gradient(phi, truncation=k, theta0=7.5, theta_star=-1.25, steps=steps)
     np.testing.assert_allclose(grad, sympy_truncated_final(phi, 7.5, -1.25, steps, k), rtol=1e-10, atol=1e-10)
 
 
@@ -83,8 +84,8 @@ def test_truncated_meta_gradient_against_sympy(steps, k):
 def test_truncated_with_k_equal_T_is_meta_gradient(steps):
     rng = np.random.default_rng(steps)
     phi = rng.uniform(-1, 1, (4, 3))
-    loss, grad = horizon.truncated_meta_gradient(phi, steps, theta0=3.0, theta_star=-2.0, steps=steps)
-    ref_loss, ref_grad = metaopt.meta_gradient(phi, 3.0, -2.0, steps)
+    loss, grad = horizon.truncated_meta_gradient(phi, truncation=steps, theta0=3.0, theta_star=-2.0, steps=steps)
+    ref_loss, ref_grad = metaopt.meta_gradient(phi, theta0=3.0, theta_star=-2.0, steps=steps)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-12 * np.abs(ref_grad).max())
 
@@ -97,7 +98,7 @@ def test_closed_form_size_against_plain_expansion(steps):
         h = p1 * 2 * (theta - 5) + p2 * h
         theta = sp.expand(theta + p3 * h)
     L = sp.expand((theta - 5) ** 2)
-    size = horizon.closed_form_size(steps)
+    size = horizon.closed_form_size(steps=steps)
     assert size.degree == sp.Poly(L, p1, p2, p3).total_degree() == 4 * steps
     assert size.loss_terms == len(sp.Poly(L, p1, p2, p3).terms())
     assert size.gradient_terms == sum(len(sp.Poly(sp.diff(L, s), p1, p2, p3).terms()) for s in (p1, p2, p3))
@@ -108,7 +109,7 @@ def test_bptt_tape_evaluates_to_the_exact_gradient(case):
     phi, t0, ts, steps = ref.random_cases(10, seed=77, max_steps=6)[case]
     if steps == 0:
         steps = 3
-    tape = horizon.bptt_tape(steps)
+    tape = horizon.bptt_tape(steps=steps)
     values = dict(zip(metaopt.symbolic.PHI, (sp.Rational(ref.frac(v).numerator, ref.frac(v).denominator) for v in phi)))
     values[sp.Symbol("theta_0")] = sp.Rational(ref.frac(t0).numerator, ref.frac(t0).denominator)
     values[sp.Symbol("theta_star")] = sp.Rational(ref.frac(ts).numerator, ref.frac(ts).denominator)
@@ -120,7 +121,7 @@ def test_bptt_tape_evaluates_to_the_exact_gradient(case):
 
 
 def test_bptt_tape_cost_is_linear_in_T():
-    ops = [sum(int(sp.count_ops(e)) for _, e in horizon.bptt_tape(T)) for T in range(2, 9)]
+    ops = [sum(int(sp.count_ops(e)) for _, e in horizon.bptt_tape(steps=T)) for T in range(2, 9)]
     assert len(set(np.diff(ops))) == 1 and np.diff(ops)[0] > 0
 
 
@@ -136,7 +137,7 @@ def test_es_on_a_quadratic_is_exactly_the_sample_second_moment_times_the_gradien
     phi = np.array([0.3, -0.2, 0.5])
     grad_f = A @ phi + b
     for sigma in (1e-3, 0.5):  # for a quadratic the antithetic difference is exact at any sigma
-        est = horizon.es_gradient(f, phi, sigma, 5000, seed=9)
+        est = horizon.es_gradient(f, phi=phi, sigma=sigma, pairs=5000, seed=9)
         eps = np.random.default_rng(9).standard_normal((5000, 3))  # the draws documented by es_gradient
         np.testing.assert_allclose(est.grad, (eps.T @ eps / 5000) @ grad_f, rtol=1e-8)
         # statistically: within 5 standard errors of the true gradient (Cov = |g|^2 I + g g^T)
@@ -147,7 +148,7 @@ def test_es_on_a_quadratic_is_exactly_the_sample_second_moment_times_the_gradien
 
 def gaussian_smoothed_sympy(phi, sigma, steps):
     """L_sigma(phi) and its gradient in closed form: expand L(phi + sigma eps), replace eps^k by E[eps^k]."""
-    L, _ = metaopt.symbolic.meta_gradient(steps)
+    L, _ = metaopt.symbolic.meta_gradient(steps=steps)
     e = sp.symbols("e1:4")
     s = sp.Rational(str(sigma))
     point = [sp.Rational(str(v)) for v in phi]
@@ -163,8 +164,8 @@ def gaussian_smoothed_sympy(phi, sigma, steps):
 def test_smoothed_meta_loss_matches_gaussian_moments(steps, sigma):
     phi = (0.1, 0.5, -1.0)
     loss, grad = gaussian_smoothed_sympy(phi, sigma, steps)
-    assert horizon.smoothed_meta_loss(phi, sigma, steps=steps) == pytest.approx(loss, rel=1e-10)
-    np.testing.assert_allclose(horizon.smoothed_meta_gradient(phi, sigma, steps=steps), grad, rtol=1e-9, atol=1e-9)
+    assert horizon.smoothed_meta_loss(phi, sigma=sigma, steps=steps) == pytest.approx(loss, rel=1e-10)
+    np.testing.assert_allclose(horizon.smoothed_meta_gradient(phi, sigma=sigma, steps=steps), grad, rtol=1e-9, atol=1e-9)
 
 
 def test_es_converges_to_the_smoothed_gradient_not_the_true_one():
@@ -179,7 +180,7 @@ def test_es_converges_to_the_smoothed_gradient_not_the_true_one():
 def test_es_and_smoothing_approach_the_true_gradient_as_sigma_shrinks():
     phi = (0.1, 0.5, -1.0)
     true = metaopt.meta_gradient(phi)[1]
-    errors = [np.abs(horizon.smoothed_meta_gradient(phi, s) - true).max() for s in (1e-1, 1e-2, 1e-3)]
+    errors = [np.abs(horizon.smoothed_meta_gradient(phi, sigma=s) - true).max() for s in (1e-1, 1e-2, 1e-3)]
     assert 50 < errors[0] / errors[1] < 200 and 50 < errors[1] / errors[2] < 200  # O(sigma^2)
     est = horizon.es_meta_gradient(phi, sigma=1e-3, pairs=100_000, seed=6)
     assert np.all(np.abs(est.grad - true) < 5 * est.stderr)
@@ -191,21 +192,55 @@ def test_es_bad_input():
     with pytest.raises(ValueError, match="pairs"):
         horizon.es_meta_gradient(pairs=1)
     with pytest.raises(ValueError, match="phi"):
-        horizon.es_gradient(lambda x: x.sum(-1), np.zeros((2, 3)), 0.1, 10, 0)
+        horizon.es_gradient(lambda x: x.sum(-1), phi=np.zeros((2, 3)), sigma=0.1, pairs=10, seed=0)
 
 
 def test_quadrature_order_beyond_T_plus_1_changes_nothing():
     # T + 1 nodes are exact for the polynomial meta-loss, so more nodes agree to rounding; fewer do not
     phi, sigma = (0.2, 0.6, -0.8), 0.2
-    exact = horizon.smoothed_meta_gradient(phi, sigma, steps=4)
-    np.testing.assert_allclose(horizon.smoothed_meta_gradient(phi, sigma, steps=4, order=9), exact, rtol=1e-10)
-    assert not np.allclose(horizon.smoothed_meta_gradient(phi, sigma, steps=4, order=2), exact, rtol=1e-6)
+    exact = horizon.smoothed_meta_gradient(phi, sigma=sigma, steps=4)
+    np.testing.assert_allclose(horizon.smoothed_meta_gradient(phi, sigma=sigma, steps=4, order=9), exact, rtol=1e-10)
+    assert not np.allclose(horizon.smoothed_meta_gradient(phi, sigma=sigma, steps=4, order=2), exact, rtol=1e-6)
     with pytest.raises(ValueError, match="order"):
-        horizon.smoothed_meta_loss(phi, sigma, steps=4, order=0)
+        horizon.smoothed_meta_loss(phi, sigma=sigma, steps=4, order=0)
 
 
 def test_gradient_norms_refuse_to_overflow():
     with pytest.raises(metaopt.DivergenceError):
-        horizon.meta_gradient_norms((0.1, 1.5, -1.0), [5, 3000])
-    with pytest.raises(TypeError, match="steps"):
-        horizon.meta_gradient_norms((0.1, 0.5, -1.0), [2.5])
+        horizon.meta_gradient_norms((0.1, 1.5, -1.0), horizons=[5, 3000])
+    with pytest.raises(TypeError, match="horizons"):
+        horizon.meta_gradient_norms((0.1, 0.5, -1.0), horizons=[2.5])
+
+
+def test_spectral_radius_lives_in_dynamics_only():
+    """One spectral radius in the library: chapter 7 uses dynamics.spectral_radius (with curvature)."""
+    assert not hasattr(horizon, "spectral_radius")
+    # c = 0.7 at phi_old: alpha = 0.1, so M = [[1 - 0.14, 0.5], [-0.14, 0.5]]; trace 1.36, det 0.86 * 0.5 + 0.5 * 0.14 = 0.5
+    # the discriminant 1.36^2 - 4 * 0.5 < 0: a complex pair of modulus sqrt(det) = sqrt(0.5)
+    assert dynamics.spectral_radius((0.1, 0.5, -1.0), curvature=0.7) == pytest.approx(0.5**0.5, rel=1e-14)
+
+
+def test_truncation_is_required_and_keyword_only():
+    with pytest.raises(TypeError):
+        horizon.truncated_meta_gradient((0.1, 0.5, -1.0))
+    with pytest.raises(TypeError):
+        horizon.truncated_meta_gradient((0.1, 0.5, -1.0), 1)
+    with pytest.raises(ValueError, match="truncation"):
+        horizon.truncated_meta_gradient((0.1, 0.5, -1.0), truncation=3, steps=2)
+    with pytest.raises(ValueError, match="truncation"):
+        horizon.truncated_meta_gradient((0.1, 0.5, -1.0), truncation=0, steps=2)
+    with pytest.raises(TypeError, match="truncation"):
+        horizon.truncated_meta_gradient((0.1, 0.5, -1.0), truncation=1.5, steps=2)
+
+
+def test_old_positional_calls_raise_type_error():
+    with pytest.raises(TypeError):
+        horizon.meta_gradient_norms((0.1, 0.5, -1.0), [1, 2])
+    with pytest.raises(TypeError):
+        horizon.closed_form_size(2)
+    with pytest.raises(TypeError):
+        horizon.bptt_tape(2)
+    with pytest.raises(TypeError):
+        horizon.es_gradient(lambda x: x.sum(-1), np.zeros(3), 0.1, 10, 0)
+    with pytest.raises(TypeError):
+        horizon.smoothed_meta_loss((0.1, 0.5, -1.0), 0.1)

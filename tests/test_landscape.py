@@ -17,14 +17,14 @@ CASES = [c for c in ref.random_cases(18, seed=90, max_steps=5) if c[3] > 0]
 @pytest.mark.parametrize("case", CASES)
 def test_hessian_matches_finite_differences_of_meta_gradient(case):
     phi, theta0, theta_star, steps = case
-    H = landscape.hessian(phi, steps, theta0, theta_star)
+    H = landscape.hessian(phi, steps=steps, theta0=theta0, theta_star=theta_star)
     eps = 1e-5
     columns = []
     for j in range(3):
         e = np.zeros(3)
         e[j] = eps
-        plus = metaopt.meta_gradient(np.add(phi, e), theta0, theta_star, steps)[1]
-        minus = metaopt.meta_gradient(np.subtract(phi, e), theta0, theta_star, steps)[1]
+        plus = metaopt.meta_gradient(np.add(phi, e), theta0=theta0, theta_star=theta_star, steps=steps)[1]
+        minus = metaopt.meta_gradient(np.subtract(phi, e), theta0=theta0, theta_star=theta_star, steps=steps)[1]
         columns.append((plus - minus) / (2 * eps))
     fd = np.stack(columns, axis=-1)
     scale = ref.float_scale(ref.forward(phi, theta0, theta_star, steps))
@@ -39,7 +39,7 @@ def test_hessian_matches_exact_fraction_differences(case):
     base = [Fraction(repr(float(v))) for v in phi]
     t0, ts = Fraction(repr(theta0)), Fraction(repr(theta_star))
     eps = Fraction(1, 10**8)
-    H_exact = landscape.hessian_exact(phi, steps, theta0, theta_star)
+    H_exact = landscape.hessian_exact(phi, steps=steps, theta0=theta0, theta_star=theta_star)
     for j in range(3):
         plus, minus = list(base), list(base)
         plus[j] += eps
@@ -78,12 +78,33 @@ def test_quadratic_step_sizes_minimize_the_model():
     A = rng.normal(size=(3, 3))
     H = A @ A.T + 0.1 * np.eye(3)
     g = rng.normal(size=3)
-    best, largest = landscape.quadratic_step_sizes(g, H)
+    sizes = landscape.quadratic_step_sizes(g, hessian=H)
+    assert sizes._fields == ("eta_max", "eta_best")  # the order of symbolic.step_sizes
+    largest, best = sizes
+    assert (sizes.eta_max, sizes.eta_best) == (largest, best)
     model = lambda eta: -eta * g @ g + 0.5 * eta**2 * g @ H @ g  # noqa: E731
     etas = np.linspace(0, 2 * largest, 2001)
     assert etas[np.argmin([model(e) for e in etas])] == pytest.approx(best, rel=2e-3)
     assert model(largest) == pytest.approx(0.0, abs=1e-12 * (g @ g) * largest)
-    assert landscape.quadratic_step_sizes(g, -H) == (float("inf"), float("inf"))
+    assert landscape.quadratic_step_sizes(g, hessian=-H) == (float("inf"), float("inf"))
+
+
+def test_quadratic_step_sizes_old_positional_call_raises():
+    """The order of the result changed (it was (eta_best, eta_max)); the old positional call raises TypeError."""
+    with pytest.raises(TypeError):
+        landscape.quadratic_step_sizes(np.ones(3), np.eye(3))
+    # g = (1, 1, 1), H = I: eta_best = g.g / g.H.g = 1, eta_max = 2
+    assert landscape.quadratic_step_sizes(np.ones(3), hessian=np.eye(3)) == (2.0, 1.0)
+
+
+def test_old_positional_problem_raises():
+    """hessian(phi, steps, theta0, theta_star) was positional; now only phi is."""
+    with pytest.raises(TypeError):
+        landscape.hessian(metaopt.PHI_OLD, 2, 10.0, 5.0)
+    with pytest.raises(TypeError):
+        landscape.hessian_symbolic(2)
+    with pytest.raises(TypeError):
+        landscape.loss_slice(np.array(metaopt.PHI_OLD), 0, 2, [0.1], [-1.0])
 
 
 def test_zero_loss_minimum_has_rank_one_hessian():
@@ -99,10 +120,10 @@ def test_loss_slice_matches_fraction_loss():
     center = np.array(metaopt.PHI_OLD)
     u = np.array([0.05, 0.1, 0.3])
     v = np.array([-1.2, -0.8])
-    grid = landscape.loss_slice(center, 0, 2, u, v)
+    grid = landscape.loss_slice(center, i=0, j=2, u=u, v=v)
     assert grid.shape == (2, 3)
     for r, p3 in enumerate(v):
         for c, p1 in enumerate(u):
             assert grid[r, c] == pytest.approx(float(ref.loss((p1, 0.5, p3), 10.0, 5.0, 2)), rel=1e-12)
     with pytest.raises(ValueError, match="indices"):
-        landscape.loss_slice(center, 0, 0, u, v)
+        landscape.loss_slice(center, i=0, j=0, u=u, v=v)

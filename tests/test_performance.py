@@ -68,7 +68,7 @@ def test_as_expr_corner_cases(poly):
 
 def test_as_expr_other_domains_fall_back():
     theta0 = sp.Symbol("theta0")
-    L, dL = symbolic.meta_gradient(2, theta0=theta0, theta_star=5)
+    L, dL = symbolic.meta_gradient(steps=2, theta0=theta0, theta_star=5)
     naive_L, _ = load_bench().naive_meta_gradient(2, theta0=theta0)
     assert sp.expand(L - naive_L) == 0
     assert L.free_symbols == {*symbolic.PHI, theta0}
@@ -78,7 +78,7 @@ def test_as_expr_other_domains_fall_back():
 def test_closed_form_equals_naive_expand(steps):
     """The ring arithmetic against sympy's expand of the unrolled loop, term for term."""
     theta0, theta_star = Fraction(21, 2), Fraction(-3, 7)
-    L, dL = symbolic.meta_gradient(steps, theta0, theta_star)
+    L, dL = symbolic.meta_gradient(steps=steps, theta0=theta0, theta_star=theta_star)
     naive_L, naive_dL = load_bench().naive_meta_gradient(steps, theta0, theta_star)
     assert L == naive_L  # both canonical expanded sums: structurally identical
     assert dL == naive_dL

@@ -68,3 +68,24 @@ def test_one_style_for_every_figure():
     assert matplotlib.rcParams["savefig.dpi"] == 100 and matplotlib.rcParams["font.size"] == 11
     # The page width is what the browser test measures: 100 dpi x PAGE_WIDTH px fit the ~690 px column.
     assert plotting.PAGE_WIDTH * matplotlib.rcParams["savefig.dpi"] <= 690
+
+
+def test_every_plot_function_returns_its_axes():
+    """Every plot function returns what it drew on (plot_training_curves used to return None)."""
+    plotting.use_book_style()
+    history = meta_train(PHI_OLD, eta=0.001, iterations=5, **PROBLEM)
+    fig, ax = plt.subplots()
+    assert plotting.plot_training_curves({"SGD": (history, "C0", "-")}, ax=ax) is ax
+    assert plotting.plot_training_curves({"SGD": (history, "C0", "-")}) is not None
+    fig, ax = plt.subplots()
+    x = np.array([1.0, 2.0, 3.0])
+    assert plotting.plot_log_curves(x, {"a": (x**2, "C0")}, r"$T$", r"$\|g\|$", ax=ax) is ax
+    fig, ax = plt.subplots()
+    traj = unroll(PHI_OLD, **PROBLEM)
+    assert plotting.plot_inner_loop(traj, 5.0, ax=ax) is ax
+
+
+def test_colors_are_defined_from_the_start():
+    for role in ("theta", "old", "true", "assumed", "learned", "gd", "phi", "unstable", "momentum", "adam"):
+        assert role in plotting.COLORS, role
+    assert len(plotting.COLORS["phi"]) == 3

@@ -82,7 +82,7 @@ def assert_close(got, exact, atol, what):
 @given(phi=phis, theta0=thetas, theta_star=thetas, steps=steps_)
 def test_reverse_mode_equals_exact_and_exact_finite_differences(phi, theta0, theta_star, steps):
     ex = ref.forward(phi, theta0, theta_star, steps)
-    loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     atol = rounding_allowance(ex, steps)
     assert_close(loss, ex.loss, atol, "loss")
     assert_close(grad, ex.dloss, atol, "grad")
@@ -99,7 +99,7 @@ def test_library_finite_difference_agrees_within_its_error(phi, theta0, theta_st
     """metaopt.finite_difference in floats: rounding error ~ U * L / eps dominates, so a looser check."""
     ex = ref.forward(phi, theta0, theta_star, steps)
     eps = 1e-6
-    fd = metaopt.finite_difference(phi, theta0, theta_star, steps, eps=eps)
+    fd = metaopt.finite_difference(phi, theta0=theta0, theta_star=theta_star, steps=steps, eps=eps)
     atol = 1e3 * (steps + 1) ** 2 * (U / eps + eps**2) * ref.float_scale(ex)
     ref.assert_close_exact(fd, ex.dloss, rel=1e-6, atol=atol, what="finite_difference")
 
@@ -114,7 +114,7 @@ def test_library_finite_difference_agrees_within_its_error(phi, theta0, theta_st
 @lru_cache(maxsize=None)
 def unit_closed_form(steps):
     """[(coefficient, (i, j, k)), ...] for L and its 3 partial derivatives at theta0 = 1, theta* = 0."""
-    L, dL = symbolic.meta_gradient(steps, theta0=1, theta_star=0)
+    L, dL = symbolic.meta_gradient(steps=steps, theta0=1, theta_star=0)
     polys = []
     for expr in (L, *dL):
         terms = []
@@ -175,7 +175,7 @@ def test_closed_form_at_fifty_steps():
         ex = ref.forward(phi, theta0, theta_star, MAX_STEPS)
         L, dL = closed_form(phi, theta0, theta_star, MAX_STEPS)
         assert (L, dL) == (ex.loss, ex.dloss)
-        loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, MAX_STEPS)
+        loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=MAX_STEPS)
         atol = rounding_allowance(ex, MAX_STEPS)
         assert_close(loss, L, atol, "loss")
         assert_close(grad, dL, atol, "grad")
@@ -184,7 +184,7 @@ def test_closed_form_at_fifty_steps():
 def test_closed_form_scaling_argument():
     """The scaling used above, checked once directly: closed form with the thetas themselves."""
     phi, theta0, theta_star = (Fraction(3, 8), Fraction(-1, 4), Fraction(5, 16)), Fraction(7, 2), Fraction(-3, 4)
-    L, dL = symbolic.meta_gradient(9, theta0, theta_star)
+    L, dL = symbolic.meta_gradient(steps=9, theta0=theta0, theta_star=theta_star)
     at = {x: sp.Rational(v.numerator, v.denominator) for x, v in zip(symbolic.PHI, phi)}
     scaled_L, scaled_dL = closed_form(phi, theta0, theta_star, 9)
     assert L.xreplace(at) == scaled_L
@@ -198,13 +198,13 @@ def test_closed_form_scaling_argument():
 @given(rows=st.lists(phis, min_size=1, max_size=6), theta0=thetas, theta_star=thetas, steps=steps_)
 def test_batch_equals_loop_bit_for_bit(rows, theta0, theta_star, steps):
     batch = np.array(rows)
-    traj = metaopt.unroll(batch, theta0, theta_star, steps)
-    loss, grad = metaopt.meta_gradient(batch, theta0, theta_star, steps)
+    traj = metaopt.unroll(batch, theta0=theta0, theta_star=theta_star, steps=steps)
+    loss, grad = metaopt.meta_gradient(batch, theta0=theta0, theta_star=theta_star, steps=steps)
     for k, phi in enumerate(rows):
-        one = metaopt.unroll(phi, theta0, theta_star, steps)
+        one = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps)
         for name in ("theta", "grad", "h", "g"):
             assert np.array_equal(getattr(traj, name)[k], getattr(one, name)), name
-        l1, g1 = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+        l1, g1 = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
         assert loss[k] == l1 and np.array_equal(grad[k], g1)
 
 
@@ -218,7 +218,7 @@ def test_symmetry_identity(phi, theta0, theta_star, steps):
     ex = ref.forward(phi, theta0, theta_star, steps)
     p1, _, p3 = (ref.frac(v) for v in phi)
     assert p1 * ex.dloss[0] == p3 * ex.dloss[2]  # exactly, in rational arithmetic
-    _, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+    _, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     both = phi[0] * grad[0] - phi[2] * grad[2]
     assert abs(both) <= 2 * rounding_allowance(ex, steps), (both, rounding_allowance(ex, steps))
 
@@ -250,8 +250,8 @@ def test_accuracy_on_well_conditioned_cases(phi, theta0, theta_star, steps):
     ex = ref.forward(phi, theta0, theta_star, steps)
     assume(well_conditioned(ex, theta_star))
     event(f"horizon {'> 20' if steps > 20 else '<= 20'}")  # shown by --hypothesis-show-statistics
-    traj = metaopt.unroll(phi, theta0, theta_star, steps)
-    loss, grad = metaopt.meta_gradient(phi, theta0, theta_star, steps)
+    traj = metaopt.unroll(phi, theta0=theta0, theta_star=theta_star, steps=steps)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
     ref.assert_close_exact(traj.theta[-1], ex.theta[-1], rel=1e-12, what="theta_T")
     ref.assert_close_exact(loss, ex.loss, rel=1e-12, what="loss")
     # the gradient as a vector: error relative to its largest component
@@ -283,7 +283,7 @@ def test_never_a_silent_nan(phi, theta0, theta_star, steps):
         warnings.simplefilter("error")  # a RuntimeWarning (overflow, invalid) would fail here
         for func in (metaopt.unroll, metaopt.meta_gradient):
             try:
-                out = func(phi, theta0, theta_star, steps)
+                out = func(phi, theta0=theta0, theta_star=theta_star, steps=steps)
             except DivergenceError as exc:
                 assert "step t=" in str(exc), str(exc)
                 continue
@@ -297,4 +297,4 @@ def test_never_a_silent_nan_in_a_batch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(DivergenceError, match=r"step t=\d+"):
-            metaopt.meta_gradient(phi, 10.0, 5.0, 3000)
+            metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=3000)

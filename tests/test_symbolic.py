@@ -63,11 +63,11 @@ def test_exact_keeps_symbols():
 )
 def test_exact_rejects(value, exc):
     with pytest.raises(exc, match="theta0"):
-        symbolic.exact(value, "theta0")
+        symbolic.exact(value, name="theta0")
 
 
 def test_meta_gradient_at_document_values_is_exact():
-    L, dL = symbolic.meta_gradient(2, 10.0, 5.0)
+    L, dL = symbolic.meta_gradient(steps=2, theta0=10.0, theta_star=5.0)
     assert L.subs(DOC_AT) == sp.Rational(729, 100)
     got = tuple(d.subs(DOC_AT) for d in dL)
     assert got == TRUE_GRAD
@@ -81,14 +81,14 @@ def test_meta_gradient_at_document_values_is_exact():
 def test_meta_gradient_is_the_derivative_of_L():
     """dL really is (dL/dphi1, dL/dphi2, dL/dphi3) of the returned L (sympy's own diff as referee)."""
     for steps in (1, 2, 3):
-        L, dL = symbolic.meta_gradient(steps, 3, -2)
+        L, dL = symbolic.meta_gradient(steps=steps, theta0=3, theta_star=-2)
         for p, d in zip(symbolic.PHI, dL):
             assert sp.expand(sp.diff(L, p) - d) == 0
 
 
 def test_two_step_theta_factorizes_symbolically():
     t0, ts = sp.symbols("theta_0 theta_star", real=True)
-    traj = symbolic.unroll(2, t0, ts)
+    traj = symbolic.unroll(steps=2, theta0=t0, theta_star=ts)
     # hand-typed (see test_document): theta_2 - theta* = (theta0 - theta*) [(1 + 2 phi1 phi3)^2 + 2 phi1 phi2 phi3]
     by_hand = (t0 - ts) * ((1 + 2 * phi1 * phi3) ** 2 + 2 * phi1 * phi2 * phi3)
     assert sp.simplify(traj.theta[2] - ts - by_hand) == 0
@@ -99,12 +99,12 @@ def test_two_step_theta_factorizes_symbolically():
     assert sp.simplify(traj.h[1] - (phi1 * traj.grad[1] + phi2 * traj.h[0])) == 0
     assert sp.simplify(traj.g[1] - phi3 * traj.h[1]) == 0
     # and the meta-loss with symbolic thetas is its square
-    L, _ = symbolic.meta_gradient(2, t0, ts)
+    L, _ = symbolic.meta_gradient(steps=2, theta0=t0, theta_star=ts)
     assert sp.simplify(L - by_hand**2) == 0
 
 
 def test_symbolic_unroll_at_document_values():
-    traj = symbolic.unroll(2, 10, 5)
+    traj = symbolic.unroll(steps=2, theta0=10, theta_star=5)
     assert [sp.sympify(x).subs(DOC_AT) for x in traj.theta] == [10, 9, sp.Rational(77, 10)]
     assert [sp.sympify(x).subs(DOC_AT) for x in traj.grad] == [10, 8]
     assert [sp.sympify(x).subs(DOC_AT) for x in traj.h] == [1, sp.Rational(13, 10)]
@@ -112,25 +112,25 @@ def test_symbolic_unroll_at_document_values():
 
 
 def test_symbolic_zero_steps():
-    traj = symbolic.unroll(0, 10, 5)
+    traj = symbolic.unroll(steps=0, theta0=10, theta_star=5)
     assert traj.theta == (10,) and traj.grad == traj.h == traj.g == ()
-    L, dL = symbolic.meta_gradient(0, 10, 5)
+    L, dL = symbolic.meta_gradient(steps=0, theta0=10, theta_star=5)
     assert L == 25 and dL == (0, 0, 0)
 
 
 @pytest.mark.parametrize("steps, exc", [(-1, ValueError), (2.0, TypeError), (True, TypeError), ("2", TypeError)])
 def test_symbolic_bad_steps(steps, exc):
     with pytest.raises(exc, match="steps"):
-        symbolic.unroll(steps)
+        symbolic.unroll(steps=steps)
     with pytest.raises(exc, match="steps"):
-        symbolic.meta_gradient(steps)
+        symbolic.meta_gradient(steps=steps)
 
 
 def test_symbolic_bad_thetas():
     with pytest.raises(ValueError, match="theta0"):
-        symbolic.unroll(2, float("nan"), 5)
+        symbolic.unroll(steps=2, theta0=float("nan"), theta_star=5)
     with pytest.raises(ValueError, match="theta_star"):
-        symbolic.meta_gradient(2, 10, float("inf"))
+        symbolic.meta_gradient(steps=2, theta0=10, theta_star=float("inf"))
 
 
 # ---------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_symbolic_bad_thetas():
 
 
 def test_loss_along_at_zero_is_the_meta_loss():
-    p = symbolic.loss_along(TRUE_GRAD)
+    p = symbolic.loss_along(direction=TRUE_GRAD)
     assert isinstance(p, sp.Poly)
     assert p.eval(0) == sp.Rational(729, 100)
     # theta_2 - theta* is a polynomial of degree 4 in phi, so of degree 4 in eta on a ray; L has degree 8
@@ -149,7 +149,7 @@ def test_loss_along_at_zero_is_the_meta_loss():
 @pytest.mark.parametrize("direction", [TRUE_GRAD, (15, 8, -10), ("1/3", "-2/7", "5/11")], ids=["true", "assumed", "odd"])
 def test_loss_along_matches_reference_loop(direction):
     d = [Fraction(str(v)) for v in direction]
-    p = symbolic.loss_along([sp.Rational(str(v)) for v in direction])
+    p = symbolic.loss_along(direction=[sp.Rational(str(v)) for v in direction])
     phi = [Fraction("0.1"), Fraction("0.5"), Fraction(-1)]
     for eta in (Fraction(0), Fraction(1, 1000), Fraction(1, 100), Fraction(-3, 7), Fraction(2)):
         expected = ref.loss([pi - eta * di for pi, di in zip(phi, d)], 10, 5, 2)
@@ -158,17 +158,58 @@ def test_loss_along_matches_reference_loop(direction):
 
 
 def test_loss_along_bad_direction():
+    with pytest.raises(ValueError, match="direction"):
+        symbolic.loss_along(direction=(1, 2))
     with pytest.raises(ValueError, match="phi"):
-        symbolic.loss_along((1, 2))
+        symbolic.loss_along((0.1, 0.5), direction=TRUE_GRAD)
+
+
+def test_loss_along_at_another_phi():
+    """phi is the subject: the ray starts there (the reference loop at phi = (1/5, 1/4, -1/2))."""
+    phi = ("0.2", "0.25", "-0.5")
+    d = (Fraction(1, 3), Fraction(-2, 7), Fraction(5, 11))
+    p = symbolic.loss_along([sp.Rational(v) for v in phi], direction=[sp.Rational(v.numerator, v.denominator) for v in d])
+    for eta in (Fraction(0), Fraction(1, 100), Fraction(3, 2)):
+        expected = ref.loss([Fraction(pi) - eta * di for pi, di in zip(phi, d)], 10, 5, 2)
+        assert p.eval(sp.Rational(eta.numerator, eta.denominator)) == sp.Rational(expected.numerator, expected.denominator)
+
+
+def test_old_positional_calls_raise_type_error():
+    """The subject is the only positional argument: the old positional calls now raise TypeError."""
+    with pytest.raises(TypeError):
+        symbolic.meta_gradient(2, 10, 5)  # old (steps, theta0, theta_star)
+    with pytest.raises(TypeError):
+        symbolic.unroll(2, 10, 5)
+    with pytest.raises(TypeError):
+        symbolic.loss_along(TRUE_GRAD)  # old loss_along(direction): direction is now keyword-only
+    with pytest.raises(TypeError):
+        symbolic.step_sizes(TRUE_GRAD)
+    with pytest.raises(TypeError):
+        symbolic.exact(0.1, "theta0")  # name is keyword-only
+
+
+def test_exact_phi():
+    assert symbolic.exact_phi((0.1, 0.5, -1.0)) == [sp.Rational(1, 10), sp.Rational(1, 2), sp.Integer(-1)]
+    with pytest.raises(ValueError, match="direction"):
+        symbolic.exact_phi((1, 2), name="direction")
+    with pytest.raises(TypeError, match="phi"):
+        symbolic.exact_phi("abc")
+    with pytest.raises(TypeError, match="phi"):
+        symbolic.exact_phi(None)
+    with pytest.raises(ValueError, match=r"phi\[1\]"):
+        symbolic.exact_phi((0.1, float("nan"), -1.0))
 
 
 def _numeric_loss_at(eta, direction=TRUE_GRAD):
     phi = np.array(metaopt.PHI_OLD) - float(eta) * np.array([float(d) for d in direction])
-    return metaopt.meta_loss(phi, 10.0, 5.0, 2)
+    return metaopt.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=2)
 
 
 def test_step_sizes_true_gradient():
-    eta_max, eta_best = symbolic.step_sizes(TRUE_GRAD)
+    sizes = symbolic.step_sizes(direction=TRUE_GRAD)
+    assert isinstance(sizes, symbolic.StepSizes) and sizes._fields == ("eta_max", "eta_best")
+    eta_max, eta_best = sizes
+    assert (sizes.eta_max, sizes.eta_best) == (eta_max, eta_best)
     eta_max_f, eta_best_f = float(eta_max), float(eta_best)
     L0 = 7.29
     # the numeric library, independently of sympy: just below eta_max the loss is lower,
@@ -190,18 +231,18 @@ def test_step_sizes_true_gradient():
     # the document's eta overshoots, ETA_TRAIN is safe
     assert metaopt.ETA_TRAIN < eta_max_f < metaopt.ETA
     # exactness: sympy algebraic numbers, eta_max a root of L(eta) - L(0)
-    p = symbolic.loss_along(TRUE_GRAD)
+    p = symbolic.loss_along(direction=TRUE_GRAD)
     assert abs(sp.N(p.as_expr().subs(symbolic.eta, eta_max) - sp.Rational(729, 100), 50)) < sp.Float("1e-40")
     assert abs(sp.N(p.diff(symbolic.eta).as_expr().subs(symbolic.eta, eta_best), 50)) < sp.Float("1e-40")
 
 
 def test_step_sizes_true_gradient_given_as_floats():
     """The document's decimal gradient as floats is read exactly, giving the same answer."""
-    assert symbolic.step_sizes((-113.4, -5.4, 11.34)) == symbolic.step_sizes(TRUE_GRAD)
+    assert symbolic.step_sizes(direction=(-113.4, -5.4, 11.34)) == symbolic.step_sizes(direction=TRUE_GRAD)
 
 
 def test_step_sizes_assumed_gradient_is_not_descent():
-    eta_max, eta_best = symbolic.step_sizes(metaopt.ASSUMED_GRADIENT)
+    eta_max, eta_best = symbolic.step_sizes(direction=metaopt.ASSUMED_GRADIENT)
     assert eta_max == 0 and eta_best is None
     # numerically: any small step along -assumed raises the loss
     for eta in (1e-6, 1e-4, 1e-2):
@@ -209,5 +250,5 @@ def test_step_sizes_assumed_gradient_is_not_descent():
 
 
 def test_step_sizes_zero_direction():
-    eta_max, eta_best = symbolic.step_sizes((0, 0, 0))
+    eta_max, eta_best = symbolic.step_sizes(direction=(0, 0, 0))
     assert eta_max == sp.oo and eta_best is None

@@ -38,7 +38,7 @@ def test_each_update_is_phi_minus_eta_grad(run):
     eta = metaopt.ETA_TRAIN
     for k in range(100):
         assert np.array_equal(run.phi[k + 1], run.phi[k] - eta * run.grad[k]), k
-        assert np.array_equal(run.phi[k + 1], metaopt.meta_step(run.phi[k], run.grad[k], eta)), k
+        assert np.array_equal(run.phi[k + 1], metaopt.meta_step(run.phi[k], grad=run.grad[k], eta=eta)), k
 
 
 def test_recorded_loss_and_grad_are_right(run):
@@ -77,8 +77,16 @@ def test_zero_iterations():
 def test_defaults():
     """Defaults: the document's phi_old, theta0, theta*, T; only eta and iterations chosen here."""
     a = metaopt.meta_train(eta=0.001, iterations=3)
-    b = metaopt.meta_train(metaopt.PHI_OLD, 0.001, 3, 10.0, 5.0, 2)
+    b = metaopt.meta_train(metaopt.PHI_OLD, eta=0.001, iterations=3, theta0=10.0, theta_star=5.0, steps=2)
     assert np.array_equal(a.phi, b.phi) and np.array_equal(a.loss, b.loss)
+
+
+def test_old_positional_call_is_a_type_error():
+    """Only phi is positional: the old positional call meta_train(phi, eta, iterations, ...) raises TypeError."""
+    with pytest.raises(TypeError):
+        metaopt.meta_train(metaopt.PHI_OLD, 0.001, 3, 10.0, 5.0, 2)
+    with pytest.raises(TypeError):
+        metaopt.meta_step(metaopt.PHI_OLD, (15.0, 8.0, -10.0), 0.01)
 
 
 def test_other_problem_trains_too():
@@ -89,3 +97,64 @@ def test_other_problem_trains_too():
         assert np.array_equal(run.phi[k + 1], run.phi[k] - 1e-4 * run.grad[k])
     ex = ref.forward(run.phi[17].tolist(), -3.0, 4.0, 3)
     ref.assert_close_exact(run.grad[17], ex.dloss, 1e-9, 1e-12 * ref.float_scale(ex), "grad[17]")
+
+
+def test_meta_train_loop_is_gradient_then_step():
+    """train.meta_train_loop, the outer loop behind every meta-trainer: records phi, loss, grad; iteration 0 is the start."""
+    from metaopt import train
+
+    calls = []
+
+    def gradient(phi):
+        calls.append(("gradient", phi.tolist()))
+        return float(phi.sum()), np.ones(3)  # loss = sum(phi), grad = (1, 1, 1)
+
+    def step(phi, grad):
+        calls.append(("step", phi.tolist()))
+        return phi - 0.5 * grad
+
+    record = train.meta_train_loop((1.0, 2.0, 3.0), gradient=gradient, step=step, iterations=2)
+    assert isinstance(record, metaopt.MetaTraining)
+    assert record.phi.tolist() == [[1.0, 2.0, 3.0], [0.5, 1.5, 2.5], [0.0, 1.0, 2.0]]
+    assert record.loss.tolist() == [6.0, 4.5, 3.0]
+    assert record.grad.tolist() == [[1.0, 1.0, 1.0]] * 3
+    assert [c[0] for c in calls] == ["gradient", "step", "gradient", "step", "gradient"]
+
+
+def test_meta_train_loop_names_the_iteration_with_context_and_advice():
+    from metaopt import train
+
+    def gradient(phi):
+        if phi[0] < -0.5:
+            raise metaopt.DivergenceError("the inner loop diverged")
+        return 1.0, np.ones(3)
+
+    with pytest.raises(metaopt.DivergenceError) as info:
+        train.meta_train_loop((0.0, 0.0, 0.0), gradient=gradient, step=lambda phi, grad: phi - 0.4 * grad,
+                              iterations=5, context=" (here)", advice=" Try again.")
+    # phi1 = 0, -0.4, -0.8: the gradient at iteration 2 raises
+    assert str(info.value) == "meta-training diverged at iteration 2 (here): the inner loop diverged Try again."
+
+    def bad_step(phi, grad):
+        raise metaopt.DivergenceError("the update overflowed")
+
+    with pytest.raises(metaopt.DivergenceError, match=r"^meta-training diverged at iteration 1: the update overflowed$"):
+        train.meta_train_loop((0.0, 0.0, 0.0), gradient=gradient, step=bad_step, iterations=3)
+
+
+def test_meta_train_loop_bad_arguments():
+    from metaopt import train
+
+    good = dict(gradient=lambda phi: (1.0, np.ones(3)), step=lambda phi, grad: phi, iterations=1)
+    with pytest.raises(TypeError, match="gradient"):
+        train.meta_train_loop(metaopt.PHI_OLD, **dict(good, gradient=None))
+    with pytest.raises(TypeError, match="step"):
+        train.meta_train_loop(metaopt.PHI_OLD, **dict(good, step=3))
+    with pytest.raises(ValueError, match="iterations"):
+        train.meta_train_loop(metaopt.PHI_OLD, **dict(good, iterations=-1))
+    with pytest.raises(TypeError, match="iterations"):
+        train.meta_train_loop(metaopt.PHI_OLD, **dict(good, iterations=2.5))
+    with pytest.raises(ValueError, match="phi"):
+        train.meta_train_loop((0.1, 0.5), **good)
+    with pytest.raises(TypeError):  # old order (phi, iterations, gradient, step), positionally
+        train.meta_train_loop(metaopt.PHI_OLD, 1, good["gradient"], good["step"])

@@ -265,8 +265,8 @@ def helpful_intervals(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA
     list of Interval
         In increasing order; empty if no step size along :math:`-d` lowers the meta-loss.
 
-    >>> [tuple(float(x) for x in i) for i in helpful_intervals(direction=(15, 8, -10))]
-    [(0.1118350341907227, 0.1281649658092773)]
+    >>> [tuple(round(float(x), 6) for x in i) for i in helpful_intervals(direction=(15, 8, -10))]
+    [(0.111835, 0.128165)]
     """
     p = loss_along(phi, direction=direction, theta0=theta0, theta_star=theta_star, steps=steps)
     q = sp.Poly((p - p.eval(0)).as_expr(), eta)  # q(η) = L(η) − L(0)
