@@ -137,9 +137,14 @@ def renderings(value):
     return forms
 
 
+#: The "원문 (the document)" boxes quote the document and translate it: their numbers are the
+#: document's own (test_document_box_numbers_are_the_documents checks that), not the book's results.
+DOCUMENT_BOX = re.compile(r"^(:{3,})\{dropdown\} 원문 \(the document\)\n.*?^\1[ \t]*$", re.S | re.M)
+
+
 def typed_results(text, results):
-    """Computed values quoted in ``text`` outside glue roles."""
-    text = GLUE_ROLE.sub(" ", text)
+    """Computed values quoted in ``text`` outside glue roles and outside the quoted document."""
+    text = DOCUMENT_BOX.sub(" ", GLUE_ROLE.sub(" ", text))
     numbers = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", text))
     return {form for value in results for form in numbers & renderings(value)}
 
@@ -150,6 +155,26 @@ def test_typed_results_detector_bites():
     assert typed_results("a step below 0.0035 helps", results) == {"0.0035"}
     assert typed_results("the meta-loss is {glue:text}`meta_loss:.2f` here", results) == set()
     assert typed_results("with eta = 0.01 and phi1 = 0.1", results) == set()  # the document's inputs
+
+
+def test_document_box_numbers_are_the_documents():
+    """Every number in a "원문 (the document)" box, Korean or English, occurs in the document itself."""
+    seed = (ROOT / "seed" / "worked-example.ko.md").read_text(encoding="utf-8")
+    in_seed = set(re.findall(r"\d+(?:\.\d+)?", seed))
+    boxes = 0
+    for where, text in prose():
+        for match in DOCUMENT_BOX.finditer(text):
+            boxes += 1
+            numbers = set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?", match.group(0)))
+            assert numbers <= in_seed, f"{where}: numbers {sorted(numbers - in_seed)} are not the document's"
+    assert boxes >= 4, "expected the document's box in chapters 1 to 4"
+
+
+def test_document_box_is_skipped_only_inside_the_box():
+    results = glued_results()
+    box = "::::{dropdown} 원문 (the document)\n7.29\n::::\n"
+    assert typed_results(box, results) == set()
+    assert typed_results(box + "after the box, 7.29", results) == {"7.29"}
 
 
 def test_results_are_glued_not_typed():

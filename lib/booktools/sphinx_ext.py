@@ -32,6 +32,8 @@ so a plain ``jupyter-book build .`` uses it. It does three things:
 
 4. **Glued numbers read like the math around them** (:class:`GluedNumbers`): a real
    minus sign, not bold ASCII.
+
+5. **A few style rules of the book's own** (:data:`BOOK_CSS`), written into the built site.
 """
 
 from __future__ import annotations
@@ -166,6 +168,23 @@ class GluedNumbers(SphinxPostTransform):
             node["classes"] = [c for c in node["classes"] if c != "pasted-text"] + ["glued-number"]
 
 
+#: The book's own few style rules, written to ``_static/booktools.css`` of every HTML build.
+#: pydata-sphinx-theme clips inline math to its box (``span.math {overflow: hidden}``), so a
+#: long formula in a narrow column (the two-column "원문 (the document)" boxes) is cut off:
+#: let it scroll instead.
+BOOK_CSS = """/* written by booktools.sphinx_ext */
+.sd-dropdown span.math, .sd-card span.math { overflow-x: auto; overflow-y: hidden; }
+"""
+
+
+def write_book_css(app, exception) -> None:
+    """Write :data:`BOOK_CSS` into the built site (the page heads link it, see :func:`setup`)."""
+    if exception is None and app.builder.format == "html":
+        static = Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / "booktools.css").write_text(BOOK_CSS, encoding="utf-8")
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", use_local_mathjax)
@@ -174,4 +193,6 @@ def setup(app):
     app.connect("builder-inited", _copy_mathjax)
     app.connect("builder-inited", inherit_html_visitors)
     app.add_post_transform(GluedNumbers)
+    app.add_css_file("booktools.css")
+    app.connect("build-finished", write_book_css)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
