@@ -170,3 +170,122 @@ def test_old_positional_calls_raise_type_error():
         bl.summed_loss(theta, tasks)
     with pytest.raises(TypeError):
         bl.tune_step_size(bl.run_sgd, tasks, 3, [0.1])
+
+
+# --- tune: a grid over several hyperparameters -------------------------------------------------
+
+
+def brute_mean_summed_loss(plain, tasks, steps, **hyperparameters):
+    """Mean over the tasks of sum_{t=1}^T c (theta_t - theta*)^2, by plain Python loops; inf if it overflowed."""
+    total = 0.0
+    for c, ts, t0 in zip(*(map(float, a) for a in tasks)):
+        for x in plain(c, ts, t0, steps, **hyperparameters)[1:]:
+            d = x - ts
+            total += c * d * d
+    return total / len(tasks.curvature) if np.isfinite(total) else np.inf
+
+
+def brute_grid_search(plain, tasks, steps, grid):
+    """Every combination of the grid in row-major order, the first strict minimum kept."""
+    names = list(grid)
+    shape = tuple(len(grid[n]) for n in names)
+    scores = np.empty(shape)
+    best_index, best_score = None, np.inf
+    for index in np.ndindex(*shape):
+        point = {n: float(grid[n][i]) for n, i in zip(names, index)}
+        scores[index] = brute_mean_summed_loss(plain, tasks, steps, **point)
+        if scores[index] < best_score:
+            best_index, best_score = index, scores[index]
+    return best_index, best_score, scores
+
+
+def assert_same_search(found, grid, brute):
+    best_index, best_score, scores = brute
+    names = list(grid)
+    assert found.best == {n: float(grid[n][i]) for n, i in zip(names, best_index)}
+    assert found.score == pytest.approx(best_score, rel=1e-10)
+    assert found.scores.shape == scores.shape
+    np.testing.assert_array_equal(np.isinf(found.scores), np.isinf(scores))
+    finite = np.isfinite(scores)
+    np.testing.assert_allclose(found.scores[finite], scores[finite], rtol=1e-10)
+    assert list(found.grid) == names
+    for n in names:
+        np.testing.assert_array_equal(found.grid[n], np.asarray(grid[n], dtype=float))
+    assert found.at_edge == {n: len(grid[n]) > 1 and i in (0, len(grid[n]) - 1) for n, i in zip(names, best_index)}
+
+
+def test_tune_matches_a_brute_force_search_over_lr_and_beta():
+    tasks = tk.sample_tasks(12, seed=21, curvature=(0.5, 2.0))
+    grid = {"lr": [0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 1e3], "beta": [0.0, 0.05, 0.1, 0.2, 0.4, 0.8]}
+    brute = brute_grid_search(lambda *a, lr, beta: plain_momentum(*a, lr=lr, beta=beta), tasks, 60, grid)
+    found = bl.tune(bl.run_momentum, tasks=tasks, steps=60, grid=grid)
+    assert_same_search(found, grid, brute)
+    assert isinstance(found, bl.GridSearch) and found._fields == ("best", "score", "scores", "grid", "at_edge")
+    # this grid brackets the optimum: inside on both axes, and not next to the diverging lr = 1000
+    i, j = brute[0]
+    assert 0 < i < len(grid["lr"]) - 2 and 0 < j < len(grid["beta"]) - 1
+    assert found.at_edge == {"lr": False, "beta": False}
+    assert np.isinf(found.scores[-1]).all() and np.isfinite(found.scores[:-1]).all()
+
+
+def test_tune_matches_a_brute_force_search_for_adam():
+    tasks = tk.sample_tasks(10, seed=22, curvature=(0.5, 2.0))
+    grid = {"lr": np.geomspace(0.3, 30, 7), "b1": [0.0, 0.2, 0.4, 0.6, 0.8]}
+    brute = brute_grid_search(lambda *a, lr, b1: plain_adam(*a, lr=lr, b1=b1), tasks, 20, grid)
+    assert_same_search(bl.tune(bl.run_adam, tasks=tasks, steps=20, grid=grid), grid, brute)
+
+
+def test_tune_reports_a_grid_edge():
+    """A grid of steps that are all too small: the best is its largest step, and tune says so."""
+    tasks = tk.sample_tasks(8, seed=23, curvature=(0.5, 2.0))
+    grid = {"lr": [0.005, 0.01, 0.02], "beta": [0.0, 0.1, 0.2]}
+    brute = brute_grid_search(lambda *a, lr, beta: plain_momentum(*a, lr=lr, beta=beta), tasks, 10, grid)
+    found = bl.tune(bl.run_momentum, tasks=tasks, steps=10, grid=grid)
+    assert_same_search(found, grid, brute)
+    assert brute[0][0] == len(grid["lr"]) - 1  # the brute force also ends at the last lr
+    assert found.at_edge["lr"] and found.best["lr"] == 0.02
+    wider = bl.tune(bl.run_momentum, tasks=tasks, steps=10, grid={"lr": [0.02, 0.2, 0.3], "beta": grid["beta"]})
+    assert wider.score < found.score  # the edge was real: a larger step is better
+    # at the low edge, and an axis of one value (held fixed, never at an edge)
+    low = bl.tune(bl.run_sgd, tasks=tasks, steps=10, grid={"lr": [0.4, 0.8, 1.2]})
+    assert low.best == {"lr": 0.4} and low.at_edge == {"lr": True}
+    fixed = bl.tune(bl.run_momentum, tasks=tasks, steps=10, grid={"lr": [0.1, 0.3, 0.6], "beta": [0.5]})
+    assert fixed.at_edge["beta"] is False and fixed.scores.shape == (3, 1)
+
+
+def test_tune_step_size_is_tune_over_the_learning_rate():
+    tasks = tk.sample_tasks(9, seed=24)
+    grid = np.geomspace(0.05, 1.0, 8)
+    one = bl.tune_step_size(bl.run_momentum, tasks=tasks, steps=12, grid=grid, beta=0.3)
+    many = bl.tune(bl.run_momentum, tasks=tasks, steps=12, grid={"lr": grid, "beta": [0.3]})
+    assert one.best == many.best["lr"]
+    np.testing.assert_array_equal(one.scores, many.scores[:, 0])
+    # a plain sequence is a grid of learning rates
+    plain = bl.tune(bl.run_sgd, tasks=tasks, steps=12, grid=grid)
+    assert plain.best == {"lr": bl.tune_step_size(bl.run_sgd, tasks=tasks, steps=12, grid=grid).best}
+
+
+def test_tune_checks_its_grid():
+    tasks = tk.sample_tasks(3, seed=0)
+    for grid, exc, match in (
+        ({}, ValueError, "grid"),
+        ({"lr": []}, ValueError, r"grid\['lr'\]"),
+        ({"lr": [[0.1, 0.2]]}, ValueError, r"grid\['lr'\]"),
+        ({"lr": [float("nan")]}, ValueError, r"grid\['lr'\]"),
+        ({"lr": ["a"]}, TypeError, r"grid\['lr'\]"),
+        ({"lr": None}, TypeError, r"grid\['lr'\]"),
+        ({1: [0.1]}, TypeError, "grid"),
+        ({"steps": [3]}, ValueError, "steps"),
+        ({"lr": [0.1], "beta": [0.5, 1.0]}, ValueError, "beta"),  # the runner's own check, naming beta
+        ([], ValueError, "grid"),
+        (0.1, ValueError, "grid"),
+        ("lr", TypeError, "grid"),
+    ):
+        with pytest.raises(exc, match=match):
+            bl.tune(bl.run_momentum, tasks=tasks, steps=3, grid=grid)
+    with pytest.raises(TypeError, match="betta"):
+        bl.tune(bl.run_momentum, tasks=tasks, steps=3, grid={"lr": [0.1], "betta": [0.5]})
+    with pytest.raises(DivergenceError, match="every point of the grid"):
+        bl.tune(bl.run_momentum, tasks=tasks, steps=400, grid={"lr": [1e3, 1e4], "beta": [0.0, 0.5]})
+    with pytest.raises(TypeError):
+        bl.tune(bl.run_sgd, tasks, 3, [0.1])

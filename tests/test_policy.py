@@ -71,6 +71,9 @@ GOOD = {
     "baselines.run_momentum": (TASKS, dict(steps=3, lr=0.1, beta=0.5)),
     "baselines.run_adam": (TASKS, dict(steps=3, lr=0.1, b1=0.9, b2=0.999, eps=1e-8)),
     "baselines.summed_loss": (np.ones((2, 3)), dict(tasks=TASKS, weights=[1.0, 1.0])),
+    "baselines.tune": (
+        metaopt.baselines.run_momentum, dict(tasks=TASKS, steps=3, grid={"lr": [0.1, 0.2], "beta": [0.0, 0.5]})
+    ),
     "baselines.tune_step_size": (metaopt.baselines.run_sgd, dict(tasks=TASKS, steps=3, grid=[0.1, 0.2])),
     "core.unroll": (PHI_OLD, PROBLEM),
     "core.meta_gradient": (PHI_OLD, PROBLEM),

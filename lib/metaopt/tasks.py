@@ -14,7 +14,7 @@ so :math:`c = 1` is the book's worked example and the second derivative is
 and is judged, as in Andrychowicz et al. (2016), by the loss summed over its
 trajectory,
 
-.. math:: M(\phi) = \sum_{t=1}^{T} w_t\, L(\theta_t) \qquad (w_t = 1 \text{ by default}),
+.. math:: \mathcal{L}(\phi) = \sum_{t=1}^{T} w_t\, L(\theta_t) \qquad (w_t = 1 \text{ by default}),
 
 whose gradient :func:`trajectory_meta_gradient` computes by reverse mode
 (backpropagation through time), batched over tasks. With :math:`c = 1` and
