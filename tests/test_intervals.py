@@ -80,3 +80,12 @@ def test_random_directions(seed):
     rng = np.random.default_rng(seed)
     direction = tuple(Fraction(int(v), 4) for v in rng.integers(-40, 40, size=3))
     check(direction, theta0=3, theta_star=-1, steps=int(rng.integers(1, 3)))
+
+
+def test_eta_train_is_a_small_step_that_helps():
+    """ETA_TRAIN (chapter 4) lies in the first interval (0, eta_max) of the true direction; the document's eta in none."""
+    from metaopt import ETA, ETA_TRAIN
+
+    intervals = symbolic.helpful_intervals(PHI, direction=TRUE, **PROBLEM)
+    assert intervals[0].low == 0 and ETA_TRAIN < intervals[0].high
+    assert not any(low < ETA < high for low, high in intervals)
