@@ -102,9 +102,10 @@ def closed_form_size(*, steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFo
     steps = validate.count("steps", steps)
     L, dL = symbolic.meta_gradient(theta0=theta0, theta_star=theta_star, steps=steps)
     poly = sp.Poly(L, *symbolic.PHI)
-    terms = sum(len(sp.Poly(d, *symbolic.PHI).terms()) for d in dL)
+    # as_dict(), not terms(): sympy lists a zero polynomial as one term (the constant 0); it has none
+    terms = sum(len(sp.Poly(d, *symbolic.PHI).as_dict()) for d in dL)
     operations = sum(int(sp.count_ops(d)) for d in dL)
-    return ClosedFormSize(steps, int(poly.total_degree()), len(poly.terms()), terms, operations)
+    return ClosedFormSize(steps, int(poly.total_degree()), len(poly.as_dict()), terms, operations)
 
 
 def bptt_tape(*, steps):
