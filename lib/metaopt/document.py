@@ -30,5 +30,5 @@ ETA = 0.01
 #: (symbolic.step_sizes, about 0.0035), and small enough for every later iteration
 #: (tests/test_train.py checks both).
 ETA_TRAIN = 0.001
-#: The meta-gradient the document presents "arbitrarily", as if an autodiff library had computed it.
+#: The meta-gradient the document presents "arbitrarily" (임의로), assuming an autodiff library had computed it.
 ASSUMED_GRADIENT = (15.0, 8.0, -10.0)
