@@ -25,6 +25,8 @@ help:
 	@echo "make clean     remove _build/"
 	@echo "make bench     measure speed (library, closed form, make test, rebuild; several minutes),"
 	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
+	@echo "make train     meta-train chapter 10's LSTM and linear RNN from fixed seeds (about 8 min on 2 cores),"
+	@echo "               write train/lstm_params.npz and train/lstm_log.json (committed)"
 
 # The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -76,3 +78,9 @@ clean-venv:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python -m booktools.execute appendix/performance.ipynb
+
+# Chapter 10's meta-training (JAX, float64, fixed seeds): the chapter loads what this writes, and
+# tests/test_lstm.py re-runs its first epochs against the stored log.
+.PHONY: train
+train: $(STAMP)
+	$(BIN)/python train/train_lstm.py

@@ -10,11 +10,13 @@ isolation) from a temporary copy of ``pyproject.toml``, ``README.md`` and
 
 In that environment, with ``python -I`` from the temporary folder (so neither
 the checkout nor ``PYTHONPATH`` can be imported from), every submodule of the
-installed ``metaopt`` found by ``pkgutil`` imports, except ``metaopt.plotting``,
-which must fail with an ImportError saying ``pip install "metaopt[book]"``;
-every docstring example in those modules passes (and there are some); and
-neither Sphinx, matplotlib, Playwright, IPython nor anything else of the book's
-stack is installed. Separately, an AST scan of ``lib/metaopt`` shows that
+installed ``metaopt`` found by ``pkgutil`` imports, except the modules of an optional
+extra (``NEEDS_EXTRA``: ``metaopt.plotting`` needs ``[book]``, the Part III modules
+such as ``metaopt.autodiff`` need ``[jax]``), each of which must fail with an
+ImportError saying ``pip install "metaopt[<its extra>]"``; every docstring example
+in the other modules passes (and there are some); and neither Sphinx, matplotlib,
+JAX, Playwright, IPython nor anything else of the book's stack is installed.
+Separately, an AST scan of ``lib/metaopt`` shows that
 nothing in it imports ``booktools`` or the tools' own dependencies.
 
 Marked ``packaging``: ``pytest -m packaging`` runs only these, ``-m "not packaging"``
@@ -43,10 +45,13 @@ LIBRARY = ROOT / "lib" / "metaopt"
 DEPENDENCIES = ("numpy", "sympy", "mpmath")
 ALLOWED_DISTRIBUTIONS = {"metaopt", *DEPENDENCIES}
 # Proof that the environment is minimal: the book's stack and the tools' dependencies are absent.
-ABSENT = ("sphinx", "matplotlib", "playwright", "IPython", "myst_nb", "nbclient", "nbformat", "mathjax")
+ABSENT = ("sphinx", "matplotlib", "jax", "jaxlib", "playwright", "IPython", "myst_nb", "nbclient", "nbformat",
+          "mathjax")
 # What metaopt must never import: the build's tools and their dependencies.
 FORBIDDEN_IMPORTS = {"booktools", "sphinx", "playwright", "nbclient"}
-NEEDS_EXTRA = "metaopt.plotting"
+# The modules of an optional extra, and the extra each one's ImportError must name
+# (test_the_table_lists_every_optional_module finds them in lib/metaopt).
+NEEDS_EXTRA = {"metaopt.plotting": "book", "metaopt.autodiff": "jax", "metaopt.lstm": "jax"}
 
 # Runs inside the fresh environment; prints one JSON object.
 CHECK = r'''
@@ -62,7 +67,7 @@ out = {"metaopt_file": metaopt.__file__, "purelib": sysconfig.get_paths()["purel
        "modules": {}, "import_errors": {}, "doctest_failures": {}}
 names = ["metaopt"] + sorted(m.name for m in pkgutil.walk_packages(metaopt.__path__, "metaopt."))
 for name in names:
-    if name == %(extra)r:
+    if name in %(extra)r:
         continue
     try:
         module = importlib.import_module(name)
@@ -76,16 +81,18 @@ for name in names:
     if failed:
         out["doctest_failures"][name] = report.getvalue()
 out["tools_imported"] = sorted(m for m in sys.modules if m.split(".")[0] == "booktools")
-try:
-    importlib.import_module(%(extra)r)
-except ImportError as err:
-    out["extra_error"] = {"type": type(err).__name__, "message": str(err),
-                          "chained": type(err.__cause__).__name__ if err.__cause__ else None}
-else:
-    out["extra_error"] = None
+out["extra_errors"] = {}
+for name in %(extra)r:
+    try:
+        importlib.import_module(name)
+    except ImportError as err:
+        out["extra_errors"][name] = {"type": type(err).__name__, "message": str(err),
+                                     "chained": type(err.__cause__).__name__ if err.__cause__ else None}
+    else:
+        out["extra_errors"][name] = None
 out["present"] = [n for n in %(absent)r if importlib.util.find_spec(n) is not None]
 print(json.dumps(out))
-''' % {"deps": DEPENDENCIES, "extra": NEEDS_EXTRA, "absent": ABSENT}
+''' % {"deps": DEPENDENCIES, "extra": sorted(NEEDS_EXTRA), "absent": ABSENT}
 
 
 def pinned(names) -> list[str]:
@@ -150,10 +157,10 @@ def test_only_numpy_and_sympy_installed(fresh):
     assert fresh["present"] == [], f"should not be importable in a numpy + sympy environment: {fresh['present']}"
 
 
-def test_every_module_imports_except_plotting(fresh):
+def test_every_module_imports_except_the_optional_ones(fresh):
     assert fresh["import_errors"] == {}, "\n".join(fresh["import_errors"].values())
     assert "metaopt" in fresh["modules"] and len(fresh["modules"]) > 1, fresh["modules"]
-    assert NEEDS_EXTRA not in fresh["modules"]
+    assert not set(NEEDS_EXTRA) & set(fresh["modules"])
     assert fresh["tools_imported"] == [], f"metaopt imported the build's tools: {fresh['tools_imported']}"
 
 
@@ -163,12 +170,33 @@ def test_every_docstring_example_passes(fresh):
     assert attempted > 0, "no docstring examples found: the check would pass vacuously"
 
 
-def test_plotting_says_what_to_install(fresh):
-    error = fresh["extra_error"]
-    assert error is not None, f"{NEEDS_EXTRA} imported without matplotlib"
+@pytest.mark.parametrize("module", sorted(NEEDS_EXTRA))
+def test_optional_modules_say_what_to_install(fresh, module):
+    error = fresh["extra_errors"][module]
+    assert error is not None, f"{module} imported without its [{NEEDS_EXTRA[module]}] extra"
     assert error["type"] in ("ImportError", "ModuleNotFoundError"), error
-    assert 'pip install "metaopt[book]"' in error["message"], error
-    assert error["chained"] is not None, "the ImportError should be chained from matplotlib's"
+    assert f'pip install "metaopt[{NEEDS_EXTRA[module]}]"' in error["message"], error
+    assert error["chained"] is not None, "the ImportError should be chained from the missing package's"
+
+
+def guarded_imports(path: Path) -> bool:
+    """True if ``path`` has a top-level ``try: import ... except ImportError:``: an optional dependency."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return any(
+        isinstance(node, ast.Try)
+        and any(isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers)
+        for node in tree.body
+    )
+
+
+def test_the_table_lists_every_optional_module():
+    """NEEDS_EXTRA is the list of modules with an optional dependency, and pyproject.toml defines each extra."""
+    optional = {f"metaopt.{p.stem}" for p in sorted(LIBRARY.glob("*.py")) if guarded_imports(p)}
+    assert optional == set(NEEDS_EXTRA), f"modules guarding an import: {sorted(optional)}"
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for extra in sorted(set(NEEDS_EXTRA.values())):
+        assert re.search(rf"^{extra} = \[", text, flags=re.M), f"pyproject.toml defines no extra [{extra}]"
 
 
 def imports(path: Path):

@@ -65,6 +65,15 @@ def _square_losses(points):
 
 
 GOOD = {
+    # (the valid calls of autodiff share the shapes its docstrings and tests/test_autodiff.py compile)
+    "autodiff.meta_loss": (PHI_OLD, PROBLEM),
+    "autodiff.meta_loss_unrolled": (PHI_OLD, dict(curvature=1.0, first_order=False, **PROBLEM)),
+    "autodiff.meta_gradient": (
+        PHI_OLD, dict(curvature=0.7, weights=[0.5, 1.0], truncation=1, first_order=False, **PROBLEM)
+    ),
+    "autodiff.meta_gradient_forward": (PHI_OLD, PROBLEM),
+    "autodiff.hessian": (PHI_OLD, PROBLEM),
+    "autodiff.gradient_program": (PHI_OLD, dict(first_order=False, **PROBLEM)),
     "baselines.run_learned": (PHI_OLD, dict(tasks=TASKS, steps=3)),
     "baselines.run_optimizer": (mo.sgd(0.1), dict(tasks=TASKS, steps=3, name="SGD")),
     "baselines.run_sgd": (TASKS, dict(steps=3, lr=0.1)),
@@ -107,6 +116,32 @@ GOOD = {
     "landscape.sharpness": (PHI_OLD, PROBLEM),
     "landscape.quadratic_step_sizes": ((1.0, 2.0, 3.0), dict(hessian=np.eye(3))),
     "landscape.loss_slice": (PHI_OLD, dict(i=0, j=2, u=[0.1, 0.2], v=[-1.0, -0.5], **PROBLEM)),
+    "lstm.sample_quadratics": (2, dict(seed=0)),
+    "lstm.log_and_sign": ([1.0, -2.0], {}),
+    "lstm.lstm_init": (0, {}),
+    "lstm.run_lstm": (metaopt.lstm.lstm_init(0), dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), steps=2)),
+    "lstm.run_rnn": (PHI_OLD, dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), steps=2)),
+    "lstm.lstm_meta_gradient": (
+        metaopt.lstm.lstm_init(0), dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), steps=2, first_order=True)
+    ),
+    "lstm.meta_train_lstm": (
+        metaopt.lstm.lstm_init(0),
+        dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), iterations=1, steps=2, truncation=1, lr=0.001, seed=0, n=2),
+    ),
+    "lstm.meta_train_rnn": (
+        (1.0, 0.5, -0.01),
+        dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), iterations=1, steps=2, truncation=1, lr=0.001, seed=0, n=2),
+    ),
+    "lstm.rmsprop": (0.1, dict(eps=1e-8)),
+    "lstm.nag": (0.1, dict(beta=0.9)),
+    "lstm.run_sgd": (metaopt.lstm.sample_quadratics(2, seed=0), dict(steps=2, lr=0.01)),
+    "lstm.run_rmsprop": (metaopt.lstm.sample_quadratics(2, seed=0), dict(steps=2, lr=0.01)),
+    "lstm.run_adam": (metaopt.lstm.sample_quadratics(2, seed=0), dict(steps=2, lr=0.01)),
+    "lstm.run_nag": (metaopt.lstm.sample_quadratics(2, seed=0), dict(steps=2, lr=0.01, beta=0.9)),
+    "lstm.tune": (
+        metaopt.lstm.run_nag,
+        dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), steps=2, grid=[0.01, 0.02], betas=[0.0, 0.5]),
+    ),
     "meta_optimizers.sgd": (0.1, {}),
     "meta_optimizers.momentum": (0.1, dict(beta=0.5)),
     "meta_optimizers.adam": (0.1, dict(b1=0.9, b2=0.999, eps=1e-8)),
@@ -370,7 +405,7 @@ def test_validate_accepts_good_values():
 
 #: The modules in the book's order; a module may import only modules before it.
 ORDER = ["validate", "document", "sweep", "core", "symbolic", "train", "dynamics", "landscape",
-         "meta_optimizers", "first_order", "horizon", "tasks", "baselines", "book", "plotting"]
+         "meta_optimizers", "first_order", "horizon", "tasks", "baselines", "autodiff", "lstm", "book", "plotting"]
 
 
 def metaopt_imports(path):

@@ -35,6 +35,8 @@ __all__ = [
     # the appendix "Performance"
     "plot_closed_form_times",
     "plot_benchmark_ratios",
+    # Part III
+    "plot_loss_bands",
 ]
 
 #: One color per role, used in every chapter.
@@ -371,3 +373,28 @@ def plot_benchmark_ratios(results, axes=None):
         ax3.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax3.transAxes)
     ax3.set_title("the book, wall time")
     return axes
+
+
+# ---------------------------------------------------------------------------
+# Part III, chapter 10: the paper's optimizer
+# ---------------------------------------------------------------------------
+
+
+def plot_loss_bands(runs, ax=None, ylabel=r"$f(\theta_t)$"):
+    """Loss against step, log scale: for each run its mean over functions (line) and quartiles (band).
+
+    ``runs`` maps a label to (losses, color, linestyle), ``losses`` of shape (n, T+1), one row
+    per function.
+    """
+    ax = ax or plt.subplots()[1]
+    for label, (losses, color, style) in runs.items():
+        losses = np.asarray(losses, dtype=float)
+        t = np.arange(losses.shape[1])
+        low, high = np.percentile(losses, [25, 75], axis=0)
+        ax.fill_between(t, low, high, color=color, alpha=0.15, lw=0)
+        ax.plot(t, losses.mean(axis=0), style, color=color, label=label, lw=1.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best", fontsize=9)
+    return ax
