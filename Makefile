@@ -25,7 +25,7 @@ help:
 	@echo "make clean     remove _build/"
 	@echo "make bench     measure speed (library, closed form, make test, rebuild; several minutes),"
 	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
-	@echo "make train     meta-train chapter 10's LSTM and linear RNN from fixed seeds (about 8 min on 2 cores),"
+	@echo "make train     meta-train chapter 10's LSTM and linear RNN from fixed seeds (about 6 min on 2 cores; see train/lstm_log.json),"
 	@echo "               write train/lstm_params.npz and train/lstm_log.json (committed)"
 
 # The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
