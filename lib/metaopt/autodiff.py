@@ -279,19 +279,9 @@ class _Problem(NamedTuple):
 
 def _problem(phi, theta0, theta_star, curvature) -> _Problem:
     dtype = _dtype(phi)
-    phi = validate.phi(phi)
-    theta0 = validate.real_array("theta0", theta0)
-    theta_star = validate.real_array("theta_star", theta_star)
-    curvature = validate.real_array("curvature", curvature)
-    if np.any(curvature <= 0):
-        raise ValueError(f"curvature must be positive, got {curvature!r}")
-    try:
-        batch = np.broadcast_shapes(phi.shape[:-1], theta0.shape, theta_star.shape, curvature.shape)
-    except ValueError:
-        raise ValueError(
-            f"phi (batch shape {phi.shape[:-1]}), theta0 {theta0.shape}, theta_star {theta_star.shape} "
-            f"and curvature {curvature.shape} do not broadcast together"
-        ) from None
+    phi, theta0, theta_star, curvature, batch = validate.problem(
+        phi, theta0=theta0, theta_star=theta_star, curvature=curvature
+    )
     flat = lambda v, shape: np.broadcast_to(v, batch + shape).reshape((-1,) + shape).astype(dtype)  # noqa: E731
     return _Problem(flat(phi, (3,)), flat(theta0, ()), flat(theta_star, ()), flat(curvature, ()), batch, dtype)
 

@@ -93,19 +93,9 @@ class _Problem(NamedTuple):
 
 def _problem(phi, theta0, theta_star, steps, curvature) -> _Problem:
     steps = validate.count("steps", steps)
-    phi = validate.phi(phi)
-    theta0 = validate.real_array("theta0", theta0)
-    theta_star = validate.real_array("theta_star", theta_star)
-    curvature = validate.real_array("curvature", curvature)
-    if np.any(curvature <= 0):
-        raise ValueError(f"curvature must be positive, got {curvature!r}")
-    try:
-        batch = np.broadcast_shapes(phi.shape[:-1], theta0.shape, theta_star.shape, curvature.shape)
-    except ValueError:
-        raise ValueError(
-            f"phi (batch shape {phi.shape[:-1]}), theta0 {theta0.shape}, theta_star {theta_star.shape} "
-            f"and curvature {curvature.shape} do not broadcast together"
-        ) from None
+    phi, theta0, theta_star, curvature, batch = validate.problem(
+        phi, theta0=theta0, theta_star=theta_star, curvature=curvature
+    )
     phi = np.broadcast_to(phi, batch + (3,))
     columns = (phi[..., 0], phi[..., 1], phi[..., 2], theta0, theta_star, curvature)
     return _Problem(*(np.broadcast_to(v, batch) for v in columns), steps, batch)

@@ -42,6 +42,7 @@ __all__ = [
     "phi",
     "one_phi",
     "vector",
+    "problem",
     "callable_",
     "instance",
 ]
@@ -156,6 +157,29 @@ def vector(name: str, value) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence of numbers, got shape {arr.shape}")
     return arr
+
+
+def problem(phi_value, *, theta0, theta_star, curvature):
+    """The inner loop's inputs, checked together: ``(phi, theta0, theta_star, curvature, batch)``.
+
+    ``phi`` has shape ``(..., 3)``; ``theta0``, ``theta_star`` and the positive ``curvature``
+    broadcast against its batch shape, which is returned as ``batch`` (the arrays are not
+    broadcast here).
+    """
+    phi_arr = phi(phi_value)
+    theta0 = real_array("theta0", theta0)
+    theta_star = real_array("theta_star", theta_star)
+    curvature = real_array("curvature", curvature)
+    if np.any(curvature <= 0):
+        raise ValueError(f"curvature must be positive, got {curvature!r}")
+    try:
+        batch = np.broadcast_shapes(phi_arr.shape[:-1], theta0.shape, theta_star.shape, curvature.shape)
+    except ValueError:
+        raise ValueError(
+            f"phi (batch shape {phi_arr.shape[:-1]}), theta0 {theta0.shape}, theta_star {theta_star.shape} "
+            f"and curvature {curvature.shape} do not broadcast together"
+        ) from None
+    return phi_arr, theta0, theta_star, curvature, batch
 
 
 def callable_(name: str, value):
