@@ -25,8 +25,8 @@ help:
 	@echo "make clean     remove _build/"
 	@echo "make bench     measure speed (library, closed form, make test, rebuild; several minutes),"
 	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
-	@echo "make train     meta-train chapter 10's LSTM and linear RNN from fixed seeds (about 6 min on 2 cores; see train/lstm_log.json),"
-	@echo "               write train/lstm_params.npz and train/lstm_log.json (committed)"
+	@echo "make train     meta-train chapter 10's LSTM and linear RNN and chapter 11's LSTM from fixed seeds"
+	@echo "               (about 11 min on 2 cores; see the logs), write train/*_params.npz and train/*_log.json (committed)"
 
 # The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -79,8 +79,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 	$(BIN)/python -m booktools.execute appendix/performance.ipynb
 
-# Chapter 10's meta-training (JAX, float64, fixed seeds): the chapter loads what this writes, and
-# tests/test_lstm.py re-runs its first epochs against the stored log.
+# Chapters 10 and 11's meta-training (JAX, float64, fixed seeds): the chapters load what this writes, and
+# tests/test_lstm.py and tests/test_digits.py re-run its first epochs against the stored logs.
 .PHONY: train
 train: $(STAMP)
 	$(BIN)/python train/train_lstm.py

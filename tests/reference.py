@@ -144,3 +144,17 @@ def assert_close_exact(got, expected, rel=1e-9, atol=0.0, what=""):
         assert err <= bound, (
             f"{what}[{i}]: got {a!r}, exact {float(b)!r}, |err|={float(err):.3g} > {float(bound):.3g}"
         )
+
+
+def unpack_flat(flat, shapes):
+    """A flat parameter vector as named numpy arrays, in the order ``shapes`` = [(name, shape), ...]:
+    the test suite's own reading of a layout, written without metaopt's."""
+    import numpy as np
+
+    out, k = {}, 0
+    for name, shape in shapes:
+        size = int(np.prod(shape))
+        out[name] = flat[k:k + size].reshape(shape)
+        k += size
+    assert k == flat.size
+    return out

@@ -22,6 +22,8 @@ lstm = pytest.importorskip("metaopt.lstm")
 
 from metaopt import meta_optimizers as mo  # noqa: E402
 
+import reference as ref  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 STORED = ROOT / "train" / "lstm_params.npz"
 LOG = ROOT / "train" / "lstm_log.json"
@@ -50,15 +52,8 @@ def numpy_net(p, x, state):
 
 def numpy_unpack(flat):
     H = lstm.HIDDEN
-    shapes = [("W1", (1 + H, 4 * H)), ("b1", (4 * H,)), ("W2", (2 * H, 4 * H)), ("b2", (4 * H,)),
-              ("Wo", (H, 1)), ("bo", (1,))]
-    out, k = {}, 0
-    for name, shape in shapes:
-        size = int(np.prod(shape))
-        out[name] = flat[k:k + size].reshape(shape)
-        k += size
-    assert k == flat.size
-    return out
+    return ref.unpack_flat(flat, [("W1", (1 + H, 4 * H)), ("b1", (4 * H,)), ("W2", (2 * H, 4 * H)), ("b2", (4 * H,)),
+                                  ("Wo", (H, 1)), ("bo", (1,))])
 
 
 def numpy_meta_loss(flat, tasks, steps, frozen=None):
@@ -102,7 +97,7 @@ def test_cell_matches_numpy():
     H = 5
     W, b = rng.normal(size=(1 + H, 4 * H)), rng.normal(size=4 * H)
     x, h, c = rng.normal(size=(7, 1)), rng.normal(size=(7, H)), rng.normal(size=(7, H))
-    got = lstm._cell(W, b, x, h, c)
+    got = lstm.cell(W, b, x, h, c)
     want = numpy_cell(W, b, x, h, c)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-13, atol=1e-15)
@@ -113,11 +108,11 @@ def test_coordinatewise_is_a_loop_over_coordinates():
     flat = lstm.lstm_init(1)
     n, d, H = 3, lstm.DIM, lstm.HIDDEN
     grads = [rng.normal(size=(n, d)) for _ in range(3)]
-    state = lstm._lstm_state(n)
+    state = lstm.zero_state(n)
     loops = [[tuple(np.zeros((1, H)) for _ in range(4)) for _ in range(d)] for _ in range(n)]
     p = numpy_unpack(flat)
     for grad in grads:  # three steps: the states must be carried per coordinate
-        update, state = lstm._lstm_net(flat, grad, state)
+        update, state = lstm.lstm_net(flat, grad, state)
         for a in range(n):
             for j in range(d):
                 out, loops[a][j] = numpy_net(p, np.array([[grad[a, j]]]), loops[a][j])

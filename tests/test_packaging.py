@@ -51,7 +51,7 @@ ABSENT = ("sphinx", "matplotlib", "jax", "jaxlib", "playwright", "IPython", "mys
 FORBIDDEN_IMPORTS = {"booktools", "sphinx", "playwright", "nbclient"}
 # The modules of an optional extra, and the extra each one's ImportError must name
 # (test_the_table_lists_every_optional_module finds them in lib/metaopt).
-NEEDS_EXTRA = {"metaopt.plotting": "book", "metaopt.autodiff": "jax", "metaopt.lstm": "jax"}
+NEEDS_EXTRA = {"metaopt.plotting": "book", "metaopt.autodiff": "jax", "metaopt.lstm": "jax", "metaopt.digits": "digits"}
 
 # Runs inside the fresh environment; prints one JSON object.
 CHECK = r'''

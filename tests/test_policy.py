@@ -142,6 +142,26 @@ GOOD = {
         metaopt.lstm.run_nag,
         dict(tasks=metaopt.lstm.sample_quadratics(2, seed=0), steps=2, grid=[0.01, 0.02], betas=[0.0, 0.5]),
     ),
+    "digits.load": ("test", {}),
+    "digits.sample_tasks": (1, dict(seed=0, steps=2, split="train", activation="sigmoid")),
+    "digits.mlp_loss": (np.zeros(metaopt.digits.MLP_SIZE), dict(split="test", activation="relu")),
+    "digits.lstm_init": (0, {}),
+    "digits.run_lstm": (metaopt.digits.lstm_init(0), dict(tasks=metaopt.digits.sample_tasks(1, seed=0, steps=2), steps=2)),
+    "digits.run_quadratic_lstm": (
+        metaopt.lstm.lstm_init(0), dict(tasks=metaopt.digits.sample_tasks(1, seed=0, steps=2), steps=2)
+    ),
+    "digits.lstm_meta_gradient": (
+        metaopt.digits.lstm_init(0), dict(tasks=metaopt.digits.sample_tasks(1, seed=0, steps=2), steps=2, first_order=True)
+    ),
+    "digits.meta_train": (
+        metaopt.digits.lstm_init(0),
+        dict(tasks=metaopt.digits.sample_tasks(1, seed=0, steps=2), iterations=1, steps=2, truncation=1, lr=0.001,
+             seed=0, n=1),
+    ),
+    "digits.run_sgd": (metaopt.digits.sample_tasks(1, seed=0, steps=2), dict(steps=2, lr=0.01)),
+    "digits.run_rmsprop": (metaopt.digits.sample_tasks(1, seed=0, steps=2), dict(steps=2, lr=0.01)),
+    "digits.run_adam": (metaopt.digits.sample_tasks(1, seed=0, steps=2), dict(steps=2, lr=0.01)),
+    "digits.run_nag": (metaopt.digits.sample_tasks(1, seed=0, steps=2), dict(steps=2, lr=0.01, beta=0.9)),
     "meta_optimizers.sgd": (0.1, {}),
     "meta_optimizers.momentum": (0.1, dict(beta=0.5)),
     "meta_optimizers.adam": (0.1, dict(b1=0.9, b2=0.999, eps=1e-8)),
@@ -200,6 +220,7 @@ KIND = {
     "optimizer": "optimizer",
     "first_order": "bool",
     **dict.fromkeys(["name", "context", "advice"], "str"),
+    **dict.fromkeys(["split", "activation"], "choice"),
 }
 KIND_OVERRIDES = {
     # sample_tasks takes ranges (low, high), not values
@@ -240,6 +261,8 @@ BAD = {
     "optimizer": [("None", None, TypeError), ("string", "adam", TypeError), ("tuple", (1, 2), TypeError)],
     "bool": [("None", None, TypeError), ("string", "yes", TypeError), ("number", 1, TypeError)],
     "str": [("None", None, TypeError), ("number", 5, TypeError)],
+    "choice": [("None", None, TypeError), ("number", 5, TypeError), ("bool", True, TypeError),
+               ("other string", "neither", ValueError), ("capitalized", "Train", ValueError)],
 }
 
 
@@ -405,7 +428,8 @@ def test_validate_accepts_good_values():
 
 #: The modules in the book's order; a module may import only modules before it.
 ORDER = ["validate", "document", "sweep", "core", "symbolic", "train", "dynamics", "landscape",
-         "meta_optimizers", "first_order", "horizon", "tasks", "baselines", "autodiff", "lstm", "book", "plotting"]
+         "meta_optimizers", "first_order", "horizon", "tasks", "baselines", "autodiff", "lstm", "digits", "book",
+         "plotting"]
 
 
 def metaopt_imports(path):
@@ -441,3 +465,12 @@ def test_imports_follow_the_book(path):
         assert not top.startswith("_"), f"{path.name} imports the private module {module}"
         assert not [n for n in names if n.startswith("_")], f"{path.name} imports private names {names} from {module}"
         assert ORDER.index(top) < here, f"{path.name} (chapter order {here}) imports the later module {module}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_no_private_name_of_another_module_is_used(path):
+    """``lstm._cell`` from digits.py is the same reach into another module's privates as an import of it."""
+    modules = {p.stem for p in SOURCES}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            assert not node.attr.startswith("_"), f"{path.name} uses {node.value.id}.{node.attr}, a private name"

@@ -31,6 +31,11 @@ The quadratic experiment of Andrychowicz et al. (2016), in JAX, as their referen
 * **the appendix's preprocessing** (:func:`log_and_sign`), implemented and checked, not used for
   the quadratics (neither does the reference code).
 
+The building blocks that :mod:`metaopt.digits` (chapter 11) reuses are plain names outside
+``__all__``: :func:`layout`, :func:`layout_size`, :func:`unpack`, :func:`init_params`, :func:`cell`,
+:func:`zero_state`, :func:`lstm_net`, :func:`traced_log_and_sign` (traced by JAX, so they check no
+input) and :func:`truncated_bptt` (the meta-training loop for any family of optimizees).
+
 Everything is float64 (``jax_enable_x64``, turned on at import, as :mod:`metaopt.autodiff` does).
 This module needs JAX (``pip install "metaopt[jax]"``).
 """
@@ -80,13 +85,24 @@ LR_GRID = tuple(float(10.0 ** (k / 4)) for k in range(-16, 1))
 NAG_BETAS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 FORGET_BIAS = 1.0  #: added to the forget gate's pre-activation (Sonnet's LSTM default)
 
-# the layout of the flat parameter vector: (name, shape)
-_LAYOUT = (
-    ("W1", (1 + HIDDEN, 4 * HIDDEN)), ("b1", (4 * HIDDEN,)),
-    ("W2", (2 * HIDDEN, 4 * HIDDEN)), ("b2", (4 * HIDDEN,)),
-    ("Wo", (HIDDEN, 1)), ("bo", (1,)),
-)
-LSTM_SIZE = sum(int(np.prod(s)) for _, s in _LAYOUT)  #: numbers in the LSTM's flat parameter vector
+
+
+def layout(inputs: int) -> tuple:
+    """The layout of the flat parameter vector of an LSTM reading ``inputs`` numbers per coordinate: (name, shape)."""
+    return (
+        ("W1", (inputs + HIDDEN, 4 * HIDDEN)), ("b1", (4 * HIDDEN,)),
+        ("W2", (2 * HIDDEN, 4 * HIDDEN)), ("b2", (4 * HIDDEN,)),
+        ("Wo", (HIDDEN, 1)), ("bo", (1,)),
+    )
+
+
+def layout_size(shapes) -> int:
+    """Numbers in a flat parameter vector of this layout."""
+    return sum(int(np.prod(s)) for _, s in shapes)
+
+
+_LAYOUT = layout(1)  # this chapter's LSTM reads the raw gradient: one input
+LSTM_SIZE = layout_size(_LAYOUT)  #: numbers in the LSTM's flat parameter vector
 
 
 class Quadratics(NamedTuple):
@@ -174,10 +190,10 @@ def log_and_sign(grads):
     g = validate.real_array("grads", grads)
     if g.ndim == 0:
         raise ValueError("grads must be an array of gradient coordinates, got a single number")
-    return np.asarray(_log_and_sign(jnp.asarray(g)))
+    return np.asarray(traced_log_and_sign(jnp.asarray(g)))
 
 
-def _log_and_sign(g):
+def traced_log_and_sign(g):
     big = jnp.abs(g) >= jnp.exp(-P)  # e^(−p), a number (not an array of size p)
     safe = jnp.where(big, jnp.abs(g), 1.0)
     first = jnp.where(big, jnp.log(safe) / P, -1.0)
@@ -190,16 +206,17 @@ def _log_and_sign(g):
 # ---------------------------------------------------------------------------
 
 
-def _unpack(flat):
+def unpack(flat, shapes=_LAYOUT):
+    """The flat parameter vector as named arrays (``shapes`` from :func:`layout`)."""
     out, k = {}, 0
-    for name, shape in _LAYOUT:
+    for name, shape in shapes:
         size = int(np.prod(shape))
         out[name] = flat[k:k + size].reshape(shape)
         k += size
     return out
 
 
-def _cell(W, b, x, h, c):
+def cell(W, b, x, h, c):
     """One LSTM cell: gates i, f, g, o from [x, h]; c' = σ(f + 1) c + σ(i) tanh(g); h' = σ(o) tanh(c')."""
     z = jnp.concatenate([x, h], axis=-1) @ W + b
     i, f, g, o = jnp.split(z, 4, axis=-1)
@@ -207,19 +224,19 @@ def _cell(W, b, x, h, c):
     return jax.nn.sigmoid(o) * jnp.tanh(c), c
 
 
-def _lstm_state(n: int, dim: int = DIM):
+def zero_state(n: int, dim: int = DIM):
     zeros = jnp.zeros((n * dim, HIDDEN))
     return (zeros, zeros, zeros, zeros)  # h1, c1, h2, c2: one row per coordinate
 
 
-def _lstm_net(flat, grad, state):
+def lstm_net(flat, grad, state):
     """The coordinatewise LSTM: every coordinate of every function is one row of one batch."""
-    p = _unpack(flat)
+    p = unpack(flat)
     n, d = grad.shape
     x = grad.reshape(n * d, 1)
     h1, c1, h2, c2 = state
-    h1, c1 = _cell(p["W1"], p["b1"], x, h1, c1)
-    h2, c2 = _cell(p["W2"], p["b2"], h1, h2, c2)
+    h1, c1 = cell(p["W1"], p["b1"], x, h1, c1)
+    h2, c2 = cell(p["W2"], p["b2"], h1, h2, c2)
     update = (h2 @ p["Wo"] + p["bo"]).reshape(n, d)  # linear output, scale 1
     return update, (h1, c1, h2, c2)
 
@@ -234,7 +251,7 @@ def _rnn_net(phi, grad, h):
     return phi[2] * h, h
 
 
-_NETS = {"lstm": (_lstm_net, _lstm_state), "rnn": (_rnn_net, _rnn_state)}
+_NETS = {"lstm": (lstm_net, zero_state), "rnn": (_rnn_net, _rnn_state)}
 
 
 @partial(jax.jit, static_argnames=("net", "steps", "first_order"))
@@ -289,9 +306,14 @@ def lstm_init(seed: int) -> np.ndarray:
     >>> lstm_init(0).shape == (LSTM_SIZE,)
     True
     """
-    rng = np.random.default_rng(validate.seed("seed", seed))
+    return init_params(validate.seed("seed", seed), _LAYOUT)
+
+
+def init_params(seed: int, shapes) -> np.ndarray:
+    """:func:`lstm_init`'s initialization for any :func:`layout`."""
+    rng = np.random.default_rng(seed)
     parts = []
-    for name, shape in _LAYOUT:
+    for name, shape in shapes:
         if name.startswith("b"):
             parts.append(np.zeros(shape))
         elif name == "Wo":
@@ -324,7 +346,7 @@ def lstm_meta_gradient(params, *, tasks, steps: int, first_order: bool = True):
     first_order = validate.instance("first_order", first_order, bool)
     n, d = tasks.theta0.shape
     (loss, _), grad = _meta_value_and_grad(
-        jnp.asarray(params), jnp.asarray(tasks.theta0), _lstm_state(n, d), jnp.asarray(tasks.W),
+        jnp.asarray(params), jnp.asarray(tasks.theta0), zero_state(n, d), jnp.asarray(tasks.W),
         jnp.asarray(tasks.y), net="lstm", steps=steps, first_order=first_order)
     return float(loss), np.asarray(grad)
 
@@ -334,22 +356,22 @@ def lstm_meta_gradient(params, *, tasks, steps: int, first_order: bool = True):
 # ---------------------------------------------------------------------------
 
 
-def _meta_train(net, start, *, tasks, iterations, steps, truncation, lr, seed, n, dim=DIM, keep=5):
-    if steps % truncation:
-        raise ValueError(f"steps ({steps}) must be a multiple of truncation ({truncation})")
+def truncated_bptt(start, *, iterations, unrolls, lr, seed, draw, unroll, validation, keep=5):
+    """The meta-training loop, for any family of optimizees: Adam on truncated unrolls, early stopping.
+
+    ``draw(rng)`` returns an epoch's first carry (its optimizees, θ₀ and the optimizer's state);
+    ``unroll(flat, carry, k)`` returns unroll k's (meta-loss, next carry, meta-gradient);
+    ``validation(flat)`` the validation batch's mean summed loss.
+    """
     rng = np.random.default_rng(seed)
     flat = np.array(start, dtype=float)
     step = apply(adam(lr), params=flat)
-    best, best_loss, best_epoch = flat.copy(), float(np.mean(np.sum(_run(net, flat, tasks, steps)[:, 1:], axis=1))), 0
+    best, best_loss, best_epoch = flat.copy(), validation(flat), 0
     train_loss, first_losses, val_epochs, val_loss = [], [], [0], [best_loss]
     for epoch in range(1, iterations + 1):
-        batch = _draw(rng, n, dim)
-        W, y = jnp.asarray(batch.W), jnp.asarray(batch.y)
-        theta, state = jnp.asarray(batch.theta0), _NETS[net][1](n, dim)
-        total = 0.0
-        for _ in range(steps // truncation):
-            (loss, (theta, state)), grad = _meta_value_and_grad(
-                jnp.asarray(flat), theta, state, W, y, net=net, steps=truncation, first_order=True)
+        carry, total = draw(rng), 0.0
+        for k in range(unrolls):
+            loss, carry, grad = unroll(flat, carry, k)
             loss = float(loss)
             if not np.isfinite(loss):
                 raise DivergenceError(f"the meta-loss overflowed at epoch {epoch}")
@@ -362,13 +384,34 @@ def _meta_train(net, start, *, tasks, iterations, steps, truncation, lr, seed, n
                 first_losses.append(loss)
         train_loss.append(total)
         if epoch % VALIDATE_EVERY == 0 or epoch == iterations:
-            val = float(np.mean(np.sum(_run(net, flat, tasks, steps)[:, 1:], axis=1)))
+            val = validation(flat)
             val_epochs.append(epoch)
             val_loss.append(val)
             if val < best_loss:
                 best, best_loss, best_epoch = flat.copy(), val, epoch
     return MetaRun(best, flat, np.array(train_loss), np.array(first_losses), np.array(val_epochs),
                    np.array(val_loss), best_epoch)
+
+
+def _meta_train(net, start, *, tasks, iterations, steps, truncation, lr, seed, n, dim=DIM):
+    if steps % truncation:
+        raise ValueError(f"steps ({steps}) must be a multiple of truncation ({truncation})")
+
+    def draw(rng):
+        batch = _draw(rng, n, dim)
+        return jnp.asarray(batch.W), jnp.asarray(batch.y), jnp.asarray(batch.theta0), _NETS[net][1](n, dim)
+
+    def unroll(flat, carry, _):
+        W, y, theta, state = carry
+        (loss, (theta, state)), grad = _meta_value_and_grad(
+            jnp.asarray(flat), theta, state, W, y, net=net, steps=truncation, first_order=True)
+        return loss, (W, y, theta, state), grad
+
+    def validation(flat):
+        return float(np.mean(np.sum(_run(net, flat, tasks, steps)[:, 1:], axis=1)))
+
+    return truncated_bptt(start, iterations=iterations, unrolls=steps // truncation, lr=lr, seed=seed,
+                           draw=draw, unroll=unroll, validation=validation)
 
 
 def _train_args(tasks, iterations, steps, truncation, lr, seed, n):
@@ -482,14 +525,18 @@ def tune(run: Callable, *, tasks, steps: int = STEPS, grid, betas=None) -> Tunin
     """The grid point with the lowest mean summed loss of ``run(tasks, steps=, lr=[, beta=])``.
 
     ``grid`` is the learning rates; ``betas``, if given, the momenta, searched in every
-    combination. A run that overflows scores inf.
+    combination. A run that overflows scores inf. ``run`` is any baseline of this module or of
+    :mod:`metaopt.digits` (it checks its own ``tasks``, before the first grid point is scored).
     """
     run = validate.callable_("run", run)
-    tasks, steps = _check_tasks(tasks), validate.count("steps", steps)
+    steps = validate.count("steps", steps)
     grid = validate.vector("grid", grid)
     if betas is not None:
         betas = validate.vector("betas", betas)
     scores = np.full((len(grid),) if betas is None else (len(grid), len(betas)), np.inf)
+    if not isinstance(tasks, tuple):  # the runs' own check names tasks; here before anything is run
+        raise TypeError(f"tasks must be a batch of tasks (lstm.sample_quadratics or digits.sample_tasks), "
+                        f"got {type(tasks).__name__}")
     for index in np.ndindex(scores.shape):
         options = dict(lr=float(grid[index[0]]))
         if betas is not None:

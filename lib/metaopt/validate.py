@@ -45,6 +45,7 @@ __all__ = [
     "problem",
     "callable_",
     "instance",
+    "choice",
 ]
 
 
@@ -193,4 +194,13 @@ def instance(name: str, value, cls, hint: str = ""):
     """``value`` if it is a ``cls``, else TypeError naming ``name`` (``hint`` says how to make one)."""
     if not isinstance(value, cls):
         raise TypeError(f"{name} must be a {cls.__name__}{hint}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def choice(name: str, value, options):
+    """One of the strings ``options``: TypeError for a non-string, ValueError for another string."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r} ({type(value).__name__})")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
