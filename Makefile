@@ -8,6 +8,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest workers for make test (pytest-xdist): one per core; JOBS=0 runs them in this process, one at a time
+JOBS   ?= auto
 CHAPTERS := $(wildcard chapters/*.ipynb)
 APPENDIX := $(wildcard appendix/*.ipynb)
 
@@ -48,7 +50,7 @@ strict-build: $(STAMP)
 # Without chromium they are skipped with a message saying how to enable them (CI=true: they fail).
 test: $(STAMP)
 	$(MAKE) strict-build
-	$(BIN)/python -m pytest -rfEs
+	$(BIN)/python -m pytest -rfEs -n $(JOBS) --dist loadfile
 
 # Preview the built book on this machine only (127.0.0.1); Ctrl-C stops it.
 serve: book
