@@ -146,6 +146,16 @@ def test_network_loss_and_gradient_match_numpy(activation):
     np.testing.assert_allclose(full, numpy_mlp(theta[0], *digits.load("test"), activation)[0], rtol=1e-12)
 
 
+def test_start_gradients_match_numpy():
+    tasks = digits.sample_tasks(2, seed=13, steps=1, split="test", activation="relu")
+    test = digits.load("test")
+    got = digits.start_gradients(tasks)
+    for row in range(2):
+        index = tasks.batches[row, 0]
+        want = numpy_mlp(tasks.theta0[row], test.images[index], test.labels[index], "relu")[1]
+        np.testing.assert_allclose(got[row], want, rtol=1e-9, atol=1e-14)
+
+
 def test_run_lstm_matches_numpy(tiny):
     tasks, params = tiny
     got = digits.run_lstm(params, tasks=tasks, steps=3)[0]

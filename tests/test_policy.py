@@ -144,6 +144,7 @@ GOOD = {
     ),
     "digits.load": ("test", {}),
     "digits.sample_tasks": (1, dict(seed=0, steps=2, split="train", activation="sigmoid")),
+    "digits.start_gradients": (metaopt.digits.sample_tasks(1, seed=0, steps=2), {}),
     "digits.mlp_loss": (np.zeros(metaopt.digits.MLP_SIZE), dict(split="test", activation="relu")),
     "digits.lstm_init": (0, {}),
     "digits.run_lstm": (metaopt.digits.lstm_init(0), dict(tasks=metaopt.digits.sample_tasks(1, seed=0, steps=2), steps=2)),

@@ -58,7 +58,7 @@ __all__ = [
     "PIXELS", "CLASSES", "HIDDEN_UNITS", "MLP_SIZE", "MINIBATCH", "STEPS", "TRUNCATION", "SCALE", "META_LR",
     "INIT_STD", "TEST_SIZE", "SPLIT_SEED", "LR_GRID", "NAG_BETAS", "ACTIVATIONS", "SPLITS", "LSTM_SIZE",
     "Digits", "DigitTasks",
-    "load", "sample_tasks", "mlp_loss", "lstm_init", "run_lstm", "run_quadratic_lstm", "lstm_meta_gradient",
+    "load", "sample_tasks", "start_gradients", "mlp_loss", "lstm_init", "run_lstm", "run_quadratic_lstm", "lstm_meta_gradient",
     "meta_train", "run_sgd", "run_rmsprop", "run_adam", "run_nag",
 ]
 
@@ -183,6 +183,14 @@ _batched_value_and_grad = jax.vmap(jax.value_and_grad(_mlp_loss), in_axes=(0, 0,
 def _value_and_grad(theta, index, images, labels, activation):
     """Losses and gradients of n networks θ (n, MLP_SIZE) on their minibatches ``index`` (n, 128)."""
     return _batched_value_and_grad(theta, images[index], labels[index], activation)
+
+
+def start_gradients(tasks) -> np.ndarray:
+    """Each network's gradient :math:`\nabla f_0(\theta_0)` on its first minibatch, the first input any optimizer reads: (n, MLP_SIZE)."""
+    tasks, _ = _check_tasks(tasks, 0)
+    data = _split(tasks.split)
+    _, grad = _value_and_grad(tasks.theta0, tasks.batches[:, 0], data.images, data.labels, tasks.activation)
+    return np.asarray(grad)
 
 
 def mlp_loss(theta, *, split: str = "train", activation: str = "sigmoid") -> float:
