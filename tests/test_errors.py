@@ -18,8 +18,8 @@ from metaopt import DivergenceError
 FLOAT_MAX = sys.float_info.max
 
 # The functions taking (phi, theta0, theta_star, steps).
-INNER = [metaopt.unroll, metaopt.meta_gradient, metaopt.meta_loss]
-INNER_IDS = ["unroll", "meta_gradient", "meta_loss"]
+INNER = [metaopt.unroll, metaopt.meta_gradient, metaopt.meta_loss, metaopt.backprop_trace]
+INNER_IDS = ["unroll", "meta_gradient", "meta_loss", "backprop_trace"]
 WITH_FD = INNER + [metaopt.finite_difference]
 WITH_FD_IDS = INNER_IDS + ["finite_difference"]
 
@@ -303,13 +303,18 @@ def test_backward_divergence_names_the_step():
     traj = metaopt.unroll(phi, theta0=10.0, theta_star=5.0, steps=400)
     assert np.all(traj.theta == 10.0)
     assert metaopt.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=400) == 25.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(DivergenceError) as info:
-            metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=400)
     # h_bar_t = 10 (1 + 10 + ... + 10^(399 - t)); phi2 * h_bar_t passes 1.8e308 near t = 92.
-    t = _step_in(str(info.value))
-    assert 85 <= t <= 95
+    for func in (metaopt.meta_gradient, metaopt.backprop_trace):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(DivergenceError, match="overflowed in backpropagation through time") as info:
+                func(phi, theta0=10.0, theta_star=5.0, steps=400)
+        t = _step_in(str(info.value))
+        assert 85 <= t <= 95
+    # the same phi in a batch, beside stable ones: the same step is named
+    with pytest.raises(DivergenceError) as info:
+        metaopt.meta_gradient([metaopt.PHI_OLD, phi], theta0=10.0, theta_star=5.0, steps=400)
+    assert _step_in(str(info.value)) == t
     # and with fewer steps it is finite: dL/dphi1 = sum_t h_bar_t * grad_t, exactly by the reference
     ex = ref.forward(phi, 10, 5, 20)
     _, grad = metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=20)
