@@ -38,8 +38,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP)
 
+# Incremental: Sphinx reads again only the pages whose sources changed (and the references page,
+# which lists what the others cite: booktools.sphinx_ext). `make clean book` rebuilds everything.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --builder html --all
+	$(BIN)/jupyter-book build . --builder html
 
 # Strict: any warning (a broken glue key, a missing reference, a file outside the TOC) fails.
 # --all re-reads every page, so a warning in an unchanged page is reported again.

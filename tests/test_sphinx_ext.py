@@ -60,3 +60,19 @@ def test_other_html_builders_get_the_html_visitors():
     sphinx_ext.inherit_html_visitors(app)
     assert single == {"A": ("visit_a", "depart_a"), "B": ("own_b", "own_depart_b")}
     assert html == {"A": ("visit_a", "depart_a"), "B": ("visit_b", "depart_b")}
+
+
+def test_references_page_read_again_when_any_page_changes():
+    """An incremental build re-reads the pages holding a bibliography whenever some page changed
+    (they list what the others cite), and nothing when nothing changed."""
+    from sphinxcontrib.bibtex.directives import BibliographyKey
+
+    keys = {BibliographyKey(docname="references", id="bibliography-id0"): None,
+            BibliographyKey(docname="appendix/more", id="bibliography-id1"): None}
+    env = SimpleNamespace(domaindata={"cite": {"bibliographies": keys}})
+    reread = sphinx_ext.reread_back_matter
+    assert reread(None, env, set(), set(), set()) == []
+    assert reread(None, env, set(), {"chapters/03_outer_loop"}, set()) == ["appendix/more", "references"]
+    assert reread(None, env, {"chapters/12_new"}, set(), set()) == ["appendix/more", "references"]
+    assert reread(None, env, set(), set(), {"appendix/more"}) == ["references"]
+    assert reread(None, SimpleNamespace(domaindata={}), set(), {"intro"}, set()) == []

@@ -34,6 +34,11 @@ so a plain ``jupyter-book build .`` uses it. It does three things:
    minus sign, not bold ASCII.
 
 5. **A few style rules of the book's own** (:data:`BOOK_CSS`), written into the built site.
+
+6. **Incremental builds keep the references fresh** (:func:`reread_back_matter`). Without
+   ``--all``, Sphinx reads only the pages whose sources changed, and the bibliography page
+   lists the works *other* pages cite: when a chapter gains or loses a citation, the
+   references page must be read and written again although its own source did not change.
 """
 
 from __future__ import annotations
@@ -185,6 +190,15 @@ def write_book_css(app, exception) -> None:
         (static / "booktools.css").write_text(BOOK_CSS, encoding="utf-8")
 
 
+def reread_back_matter(app, env, added, changed, removed):
+    """``env-get-outdated``: when any page changed, read the pages holding a bibliography again too."""
+    if not (added or changed or removed):
+        return []
+    cite = env.domaindata.get("cite", {})
+    holders = {key.docname for key in cite.get("bibliographies", {})}
+    return sorted(holders - set(removed))
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", use_local_mathjax)
@@ -195,4 +209,5 @@ def setup(app):
     app.add_post_transform(GluedNumbers)
     app.add_css_file("booktools.css")
     app.connect("build-finished", write_book_css)
+    app.connect("env-get-outdated", reread_back_matter)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
