@@ -67,8 +67,8 @@ def test_references_page_read_again_when_any_page_changes():
     (they list what the others cite), and nothing when nothing changed."""
     from sphinxcontrib.bibtex.directives import BibliographyKey
 
-    keys = {BibliographyKey(docname="references", id="bibliography-id0"): None,
-            BibliographyKey(docname="appendix/more", id="bibliography-id1"): None}
+    keys = {BibliographyKey(docname="references", id_="bibliography-id0"): None,
+            BibliographyKey(docname="appendix/more", id_="bibliography-id1"): None}
     env = SimpleNamespace(domaindata={"cite": {"bibliographies": keys}})
     reread = sphinx_ext.reread_back_matter
     assert reread(None, env, set(), set(), set()) == []
