@@ -14,9 +14,13 @@ reveals. Then: the search page finds glossary terms, each chapter offers its
 The checks are also run on deliberately broken copies of a page (MathJax
 from a CDN, a solution removed, an image missing) to show that they fail.
 
-Screenshots of the landing page, chapter 3 and chapter 1 (whole page, first
-screen, and with the solutions opened) are left in ``_build/screenshots/`` for
-a human walkthrough.
+Screenshots of the landing page, chapter 3 and chapter 1 are left in
+``_build/screenshots/`` for a human walkthrough: the first screen always, the whole
+page and the page with its solutions opened when ``BOOK_SCREENSHOTS=1``.
+
+The crawl keeps a few pages loading at once in the one browser (``CRAWL_AHEAD``) while
+it inspects each in turn: page loads and MathJax run in the browser's processes, so
+this uses both cores.
 
 Without a browser the tests are skipped with a message saying how to enable
 them; with ``CI=true`` a missing browser is a failure.
@@ -52,6 +56,11 @@ ASSET_DIRS = {"_static", "_sources", "_images", "mathjax", "_downloads"}
 # A content image shown at less than this fraction of its natural width has text too small to read:
 # the book style draws 11 pt text at 100 dpi (15 px), so 75 % keeps it above 11 px.
 MIN_SCALE = 0.75
+# How many pages the crawl keeps loading while it inspects one.
+CRAWL_AHEAD = 3
+# Whole-page screenshots (several seconds each for a long chapter) only when asked for:
+# BOOK_SCREENSHOTS=1 make test. The first screen of each page below is always kept.
+FULL_SCREENSHOTS = os.environ.get("BOOK_SCREENSHOTS", "").strip() not in ("", "0")
 # Pages of which the walkthrough keeps screenshots.
 SCREENSHOT_PAGES = {"intro.html": "landing", "chapters/03_outer_loop.html": "03_outer_loop",
                     "chapters/01_setup.html": "01_setup"}
@@ -152,17 +161,24 @@ REDIRECT = re.compile(r'<meta[^>]+http-equiv="refresh"', re.I)
 REDIRECT_TARGET = re.compile(r'<meta[^>]+http-equiv="refresh"[^>]+content="\d+;\s*url=([^"]+)"', re.I)
 
 
-def visit(context, server: Server, rel: str, screenshot: str | None = None, reveal: bool = True) -> dict:
-    """Open one page and record everything the checks need."""
+def open_page(context, server: Server, rel: str) -> tuple:
+    """Start loading one page; return it with the record its listeners fill. The browser loads
+    and typesets it while Python goes on (``crawl`` keeps several pages loading at once)."""
     record = {"page": rel, "console": [], "blocked": [], "failed": []}
     page = context.new_page()
     page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
     page.on("pageerror", lambda err: record["console"].append(f"uncaught: {err}"))
     page.on("response", lambda r: r.status >= 400 and record["failed"].append(f"{r.status} {r.url}"))
     page.on("requestfailed", lambda r: record["failed"].append(f"{r.failure} {r.url}"))
-
     block_other_hosts(page, server, record["blocked"])
-    page.goto(server.url + rel, wait_until="load")
+    page.goto(server.url + rel, wait_until="commit")
+    return page, record
+
+
+def inspect_page(page, record: dict, server: Server, screenshot: str | None = None, reveal: bool = True) -> dict:
+    """Wait until the page has loaded and MathJax is done, record everything the checks need, close it."""
+    rel = record["page"]
+    page.wait_for_load_state("load")
     if REDIRECT.search((server.root / rel).read_text(encoding="utf-8", errors="replace")):
         page.wait_for_url(lambda url: not url.endswith(rel))  # index.html -> the landing page
         page.wait_for_load_state("load")
@@ -173,18 +189,25 @@ def visit(context, server: Server, rel: str, screenshot: str | None = None, reve
     record["final_url"] = page.url
     if screenshot:
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{screenshot}.png"), full_page=True)
         page.screenshot(path=str(SHOTS / f"{screenshot}-top.png"))
+        if FULL_SCREENSHOTS:
+            page.screenshot(path=str(SHOTS / f"{screenshot}.png"), full_page=True)
     record["revealed"] = {}
     if reveal:
         for solution in record["solutions"]:
             record["revealed"][solution["id"]] = page.evaluate(REVEAL, solution["id"])
-        if screenshot and record["solutions"]:
+        if screenshot and record["solutions"] and FULL_SCREENSHOTS:
             page.screenshot(path=str(SHOTS / f"{screenshot}-solutions.png"), full_page=True)
     # Blocked requests show up as failed too; keep each problem in one place.
     record["failed"] = [f for f in record["failed"] if not any(b in f for b in record["blocked"])]
     page.close()
     return record
+
+
+def visit(context, server: Server, rel: str, screenshot: str | None = None, reveal: bool = True) -> dict:
+    """Open one page and record everything the checks need."""
+    page, record = open_page(context, server, rel)
+    return inspect_page(page, record, server, screenshot=screenshot, reveal=reveal)
 
 
 # --- the checks: each returns a list of problems (empty = fine) ---------------------------
@@ -313,8 +336,17 @@ def context(browser):
 @pytest.fixture(scope="session")
 def crawl(site, server, context):
     """Every page of the built book, visited once (a page that only redirects: see test_redirects)."""
-    return {rel: visit(context, server, rel, screenshot=SCREENSHOT_PAGES.get(rel))
-            for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))}
+    pages = [rel for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))]
+    # Several pages load and typeset at once in the one browser while each is inspected in turn
+    # (page loads and MathJax run in the browser's own processes, on every core).
+    loading, records = [], {}
+    for rel in pages + [None] * CRAWL_AHEAD:
+        if rel is not None:
+            loading.append(open_page(context, server, rel))
+        if len(loading) > CRAWL_AHEAD or (rel is None and loading):
+            page, record = loading.pop(0)
+            records[record["page"]] = inspect_page(page, record, server, screenshot=SCREENSHOT_PAGES.get(record["page"]))
+    return records
 
 
 def report(problems_by_page):
@@ -415,11 +447,10 @@ def test_launch_buttons_only_with_a_real_repository(crawl):
 
 # --- search -------------------------------------------------------------------------------
 
+# Sphinx adds the hits one by one (a timer per hit) and writes its summary after the last one.
 SEARCH_DONE = """() => {
-  const results = document.querySelector('#search-results');
-  if (!results) return false;
-  return document.querySelectorAll('#search-results ul.search li').length > 0
-      || /did not match|found/i.test(results.textContent);
+  const summary = document.querySelector('#search-results .search-summary');
+  return !!summary && /did not match|Search finished/i.test(summary.textContent);
 }"""
 
 
@@ -508,34 +539,6 @@ def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
                     lambda t: re.sub(r'(<img[^>]*src=")[^"]*_images/[^"]+"', r'\1../_images/missing.png"', t, count=1))
     r = visit_copy(context, tmp_path, broken)
     assert any("does not load" in p for p in image_problems(r)), image_problems(r)
-
-
-# --- the printable book -------------------------------------------------------------------
-
-def test_make_pdf_prints_the_whole_book(tmp_path):
-    """What `make pdf` does, into a temporary folder: single-page build, then print."""
-    from booktools.pdf import pdf_pages
-
-    require_browser()
-    jb = Path(sys.executable).parent / "jupyter-book"
-    build = subprocess.run(
-        [str(jb), "build", str(ROOT), "--builder", "singlehtml", "-W", "-n", "--keep-going",
-         "--path-output", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT,
-    )
-    assert build.returncode == 0, "singlehtml build failed:\n" + (build.stdout + build.stderr)[-3000:]
-    single = tmp_path / "_build" / "singlehtml"
-    text = (single / "intro.html").read_text(encoding="utf-8")
-    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
-    for name in chapters:
-        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
-    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
-    out = tmp_path / "book.pdf"
-    # It refuses to print raw TeX, MathJax errors, broken images or requests to other hosts.
-    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
-                             capture_output=True, text=True, cwd=ROOT)
-    assert printed.returncode == 0, printed.stdout + printed.stderr
-    assert pdf_pages(out) >= 3 * len(chapters)
 
 
 def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):
