@@ -5,8 +5,9 @@
   exactly what sympy's own ``as_expr`` gives, on polynomials nobody chose by hand.
 * The fast closed form equals the naive one (``sympy.expand`` after every step) term for term.
 * The scalar fast path of ``core`` and the batch path give the same bits.
-* ``benchmarks/run.py --quick`` runs, and ``benchmarks/results.json`` holds what the
-  appendix reads.
+* ``benchmarks/run.py --quick`` runs, ``benchmarks/results.json`` holds what the
+  appendix reads, and the benchmark's peers (``benchmarks/peers.py``) compute the right
+  meta-gradient.
 """
 
 import importlib.util
@@ -100,9 +101,52 @@ def test_bench_quick_runs_and_writes_what_the_appendix_reads(tmp_path):
     fresh = json.loads(out.read_text())
     stored = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     for results in (fresh, stored):
-        assert {"date", "command", "machine", "gradient", "batching", "closed_form", "book"} <= set(results)
+        assert {"date", "command", "machine", "gradient", "batching", "closed_form", "book",
+                "single", "batch_jax", "pages"} <= set(results)
         assert {"cores", "python", "numpy", "sympy"} <= set(results["machine"])
         assert results["gradient"]["ratio"] > 0 and results["batching"]["speedup"] > 0
         assert len(results["closed_form"]["new"]["T"]) == len(results["closed_form"]["new"]["seconds"])
+        for row in results["single"]["rows"]:
+            assert row["vs_floor"] == pytest.approx(row["metaopt_s"] / row["floor_s"])
+            assert row["vs_jax"] == pytest.approx(row["metaopt_s"] / row["jax_s"])
+        for row in results["batch_jax"]["rows"]:
+            assert row["vs_jax"] == pytest.approx(row["metaopt_s"] / row["jax_s"])
     assert stored["gradient"]["steps"] == 100_000 and stored["batching"]["n"] == 4096
     assert stored["closed_form"]["new_T"] == 40 and stored["closed_form"]["naive_T"] == 20
+    assert [row["steps"] for row in stored["single"]["rows"]] == [10, 100_000]
+    assert stored["batch_jax"]["n"] == 4096 and [row["steps"] for row in stored["batch_jax"]["rows"]] == [100, 1000]
+    # the stored page measurements cover every page of the book's table of contents
+    measured = {row["page"] for row in stored["pages"]["rows"]}
+    sources = {p.relative_to(ROOT).with_suffix(".html").as_posix()
+               for folder in ("chapters", "appendix") for p in (ROOT / folder).glob("*.ipynb")}
+    assert sources | {"intro.html", "glossary.html", "references.html"} <= measured
+    for row in stored["pages"]["rows"]:
+        assert row["bytes"] == sum(row["by_kind"].values()) and 0 < row["gzip_bytes"] < row["bytes"]
+
+
+def test_bench_peers_compute_the_meta_gradient():
+    """The benchmark's peers are written independently of metaopt: they must agree with the exact
+    reference (a wrong fast peer would make every comparison meaningless)."""
+    import reference as ref
+
+    spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "benchmarks" / "peers.py")
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    rng = np.random.default_rng(3)
+    for _ in range(8):
+        phi = (rng.uniform(0, 0.4), rng.uniform(-0.5, 0.5), rng.uniform(-1, 0))
+        theta0, theta_star, steps = float(rng.normal(0, 5)), float(rng.normal()), int(rng.integers(0, 12))
+        exact = ref.forward(phi, theta0, theta_star, steps)
+        tol = 1e-10 * (1 + (theta0 - theta_star) ** 2)  # rounding, relative to the problem's scale
+        loss, grad = peers.floor(*phi, theta0, theta_star, steps)
+        ref.assert_close_exact(grad, exact.dloss, 1e-10, tol, "floor grad")
+        assert loss == pytest.approx(float(exact.loss), rel=1e-10, abs=tol)
+        jax_loss, jax_grad = peers.jax_single(steps)(peers.to_device(np.array(phi)), theta0, theta_star)
+        ref.assert_close_exact(np.asarray(jax_grad), exact.dloss, 1e-10, tol, "jax grad")
+        forward = peers.jax_forward(steps)(peers.to_device(np.array(phi)), theta0, theta_star)
+        ref.assert_close_exact(np.asarray(forward), exact.dloss, 1e-10, tol, "jax forward grad")
+    phis = np.array([[0.1, 0.5, -1.0], [0.2, -0.1, -0.5]])
+    losses, grads = peers.jax_batch(7)(peers.to_device(phis), 10.0, 5.0)
+    for k in range(2):
+        exact = ref.forward(tuple(phis[k]), 10.0, 5.0, 7)
+        ref.assert_close_exact(np.asarray(grads[k]), exact.dloss, 1e-10, 1e-9, "jax batch grad")

@@ -12,7 +12,7 @@ import html
 import numpy as np
 import sympy as sp
 
-__all__ = ["num", "glue_number", "glue_vector", "glue_latex", "step_walk", "Table", "trajectory_table"]
+__all__ = ["num", "glue_number", "glue_vector", "glue_text", "glue_latex", "step_walk", "Table", "trajectory_table"]
 
 
 def num(x, digits: int = 10) -> str:
@@ -49,6 +49,14 @@ def glue_number(name: str, value, digits: int = 12) -> float:
 def glue_vector(name: str, values, digits: int = 10) -> str:
     """Glue a vector as text, e.g. ``(-113.4, -5.4, 11.34)``, for ``{glue:}`name```."""
     text = "(" + ", ".join(num(v, digits) for v in np.asarray(values, dtype=float).ravel()) + ")"
+    _glue(name, _Text(text))
+    return text
+
+
+def glue_text(name: str, text: str) -> str:
+    """Glue a word or phrase computed from the data (``{glue:}`name```), shown without quotes."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
     _glue(name, _Text(text))
     return text
 

@@ -34,7 +34,8 @@ __all__ = [
     "plot_log_curves",
     # the appendix "Performance"
     "plot_closed_form_times",
-    "plot_benchmark_ratios",
+    "plot_peer_times",
+    "plot_page_weights",
     # Part III
     "plot_loss_bands",
 ]
@@ -322,8 +323,7 @@ def plot_log_curves(x, curves, xlabel, ylabel, logx=False, band=None, band_label
 
 def plot_closed_form_times(closed_form, ax=None):
     """Seconds to get the exact meta-gradient against the horizon T, on a log scale:
-    the library's sparse polynomials and the naive ``sympy.expand`` after every step,
-    with the goal (a third of the naive time at its largest T) as a dashed line."""
+    the library's sparse polynomials and the naive ``sympy.expand`` after every step."""
     if ax is None:
         _, ax = plt.subplots()
     new, naive = closed_form["new"], closed_form["naive"]
@@ -331,48 +331,78 @@ def plot_closed_form_times(closed_form, ax=None):
                 label="naive: sympy.expand after every step")
     ax.semilogy(new["T"], new["seconds"], "o-", ms=4, color=COLORS["learned"],
                 label="symbolic.meta_gradient (sparse polynomials)")
-    goal = naive["seconds"][-1] * closed_form["goal"]
-    ax.axhline(goal, ls="--", lw=1, color=COLORS["true"],
-               label=f"goal for T = {new['T'][-1]}: a third of naive T = {naive['T'][-1]}")
-    ax.plot([new["T"][-1]], [new["seconds"][-1]], "o", ms=9, mfc="none", color=COLORS["true"])
     ax.set_xlabel("inner steps $T$")
     ax.set_ylabel("seconds (log scale)")
     ax.legend(loc="lower right", fontsize=9)
     return ax
 
 
-def plot_benchmark_ratios(results, axes=None):
-    """The measured figures against their goals (dashed) and limits (dotted), one panel each:
-    meta_gradient ÷ unroll, the batching speed-up for each horizon, and the book's wall times."""
-    if axes is None:  # stacked, so that each panel is drawn at the page's width
-        _, axes = plt.subplots(3, 1, figsize=(PAGE_WIDTH, 8.4))
-    ax1, ax2, ax3 = axes
-    g = results["gradient"]
-    ax1.bar(["meta_gradient\n÷ unroll"], [g["ratio"]], color=COLORS["learned"], width=0.5)
-    ax1.axhline(g["goal"], ls="--", lw=1, color=COLORS["true"], label="goal")
-    ax1.axhline(g["limit"], ls=":", lw=1.5, color=COLORS["assumed"], label="limit")
-    ax1.set_ylim(0, g["limit"] * 1.2)
-    ax1.set_title(f"cheap gradient, T = {g['steps']:,}")
-    ax1.legend(loc="upper right", fontsize=9)
+def _seconds_label(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
 
-    b = results["batching"]
-    ax2.bar([f"T = {r['steps']}" for r in b["rows"]], [r["speedup"] for r in b["rows"]],
-            color=COLORS["learned"], width=0.6)
-    ax2.set_yscale("log")
-    ax2.set_ylim(10, max(1000, 2 * max(r["speedup"] for r in b["rows"])))
-    ax2.axhline(b["goal"], ls="--", lw=1, color=COLORS["true"])
-    ax2.axhline(b["limit"], ls=":", lw=1.5, color=COLORS["assumed"])
-    ax2.set_title(f"batch of {b['n']} ÷ loop (speed-up)")
 
-    k = results.get("book")
-    if k:
-        ax3.bar(["make test", "rebuild"], [k["make_test_s"], k["rebuild_s"]], color=COLORS["learned"], width=0.5)
-        ax3.axhline(k["goal"], ls="--", lw=1, color=COLORS["true"])
-        ax3.set_ylabel("seconds")
-    else:
-        ax3.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax3.transAxes)
-    ax3.set_title("the book, wall time")
+def plot_peer_times(results, axes=None):
+    """Time of one meta-gradient, log scale: for one phi (top: the plain-Python floor, metaopt,
+    JAX jitted) and for a batch of phi (bottom: metaopt, JAX jitted and vmapped), each horizon
+    a group of bars labelled with its time."""
+    if axes is None:
+        _, axes = plt.subplots(2, 1, figsize=(PAGE_WIDTH, 6.4))
+    top, bottom = axes
+    single, batch = results["single"], results["batch_jax"]
+    panels = [
+        (top, single["rows"], [("floor_s", "plain Python floor", COLORS["old"]),
+                               ("metaopt_s", "metaopt", COLORS["learned"]),
+                               ("jax_s", "JAX, jit", COLORS["true"])],
+         "one $\\phi$"),
+        (bottom, batch["rows"], [("metaopt_s", "metaopt", COLORS["learned"]),
+                                 ("jax_s", "JAX, jit + vmap", COLORS["true"])],
+         f"{batch['n']} values of $\\phi$ at once"),
+    ]
+    for ax, rows, bars, title in panels:
+        width = 0.8 / len(bars)
+        for i, (key, label, color) in enumerate(bars):
+            x = np.arange(len(rows)) + (i - (len(bars) - 1) / 2) * width
+            values = [row[key] for row in rows]
+            ax.bar(x, values, width=width * 0.95, color=color, label=label)
+            for xi, v in zip(x, values):
+                ax.text(xi, v * 1.15, _seconds_label(v), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(np.arange(len(rows)), [f"T = {row['steps']:,}" for row in rows])
+        ax.set_yscale("log")
+        low = min(row[key] for row in rows for key, _, _ in bars)
+        high = max(row[key] for row in rows for key, _, _ in bars)
+        ax.set_ylim(low / 3, high * 40)  # room for the labels and the legend above the bars
+        ax.set_ylabel("seconds (log scale)")
+        ax.set_title(title)
+        ax.legend(loc="upper left", fontsize=9, ncol=len(bars))
     return axes
+
+
+#: The kinds of file a page downloads, in the order they are stacked, with their colors.
+PAGE_PARTS = (("page", "the page (HTML)"), ("figures", "its figures"), ("mathjax", "MathJax"),
+              ("theme", "the theme's scripts, styles, fonts"), ("book", "the book's own CSS"))
+
+
+def plot_page_weights(pages, ax=None):
+    """What a first visit to each page downloads, in MiB, stacked by kind (one bar per page)."""
+    rows = pages["rows"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(PAGE_WIDTH, 0.32 * len(rows) + 1.2))
+    colors = dict(zip((kind for kind, _ in PAGE_PARTS),
+                      (COLORS["assumed"], COLORS["learned"], COLORS["true"], "0.75", COLORS["old"])))
+    y = np.arange(len(rows))[::-1]
+    left = np.zeros(len(rows))
+    for kind, label in PAGE_PARTS:
+        widths = np.array([row["by_kind"].get(kind, 0) for row in rows]) / 2**20
+        if widths.any():
+            ax.barh(y, widths, left=left, color=colors[kind], label=label, height=0.7)
+            left += widths
+    ax.set_yticks(y, [row["page"].removesuffix(".html") for row in rows], fontsize=8)
+    ax.set_xlabel("MiB downloaded on a first visit")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
 
 
 # ---------------------------------------------------------------------------
