@@ -25,7 +25,7 @@ help:
 	@echo "make lab       open the chapters in JupyterLab, to run and change them"
 	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
 	@echo "make clean     remove _build/"
-	@echo "make bench     measure speed (library, closed form, make test, rebuild; several minutes),"
+	@echo "make bench     measure speed (library beside JAX and plain Python, closed form, pages, make test; ~8 min),"
 	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
 	@echo "make train     meta-train chapter 10's LSTM and linear RNN and chapter 11's LSTM from fixed seeds"
 	@echo "               (about 11 min on 2 cores; see the logs), write train/*_params.npz and train/*_log.json (committed)"
@@ -76,7 +76,7 @@ clean:
 clean-venv:
 	rm -rf $(VENV)
 
-# Benchmarks: prints four figures with their goals, writes benchmarks/results.json (committed),
+# Benchmarks: prints seven figures with their goals and peers, writes benchmarks/results.json (committed),
 # then re-executes the appendix page that shows them. BENCH_ARGS=--skip-book keeps the stored
 # make test / rebuild timings (they take minutes to measure).
 bench: $(STAMP)

@@ -17,9 +17,10 @@ never times anything itself, so its stored outputs stay stable under nbval).
 7. the pages: what a first visit to each page of the built book downloads, and when
    MathJax has finished typesetting it, in headless Chromium.
 
-These machines are shared and noisy, so every figure is a ratio of two timings taken in
-the same run, interleaved, each the minimum of several repeats (the minimum is the run
-least disturbed by other processes).
+These machines are shared and noisy, so every comparison of the library with a peer is a
+ratio of two timings taken in the same run, interleaved, each the minimum of several
+repeats (the minimum is the run least disturbed by other processes). The closed form's
+naive times and the book's times are single runs.
 
 Options: ``--quick`` (tiny sizes, for the smoke test), ``--skip-book`` (keep the book
 timings already stored in the output file), ``--skip-pages`` (keep the stored page

@@ -213,9 +213,9 @@ def _workspace(size):
 
     A batch's forward pass stores 2 T n values. Fresh memory of that size comes from the
     operating system one page at a time, and on these machines the page faults cost more
-    than the arithmetic (2.7 ms for 6.4 MB against about 3 ms for the whole meta-gradient
-    of 4096 phi at T = 100); memory that stays with the thread is touched once. Up to
-    64 MiB is kept, per thread, until the thread ends.
+    than the arithmetic: for 4096 phi at T = 100 (6.6 MB), the forward pass took about
+    3.6 ms in fresh memory and 1.1 ms in reused memory. Memory that stays with the thread
+    is touched once. Up to 64 MiB is kept, per thread, until the thread ends.
     """
     if size > _WORKSPACE_LIMIT:
         return np.empty(size)

@@ -382,7 +382,7 @@ def plot_peer_times(results, axes=None):
 
 #: The kinds of file a page downloads, in the order they are stacked, with their colors.
 PAGE_PARTS = (("page", "the page (HTML)"), ("figures", "its figures"), ("mathjax", "MathJax"),
-              ("theme", "the theme's scripts, styles, fonts"), ("book", "the book's own CSS"))
+              ("theme", "theme and extensions: scripts, styles, fonts"), ("book", "the book's own CSS"))
 
 
 def plot_page_weights(pages, ax=None):
