@@ -241,16 +241,17 @@ def _forward_batch(phi1, phi2, phi3, theta0, theta_star, steps, scratch=False):
     grad, h = store.reshape(2, steps, n)
     theta = np.array(theta0, dtype=float)  # θ_t, updated in place
     h_prev, g = np.zeros(n), np.empty(n)  # h_{-1} = 0
+    multiply, add = np.multiply, np.add
     with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps):
-            np.subtract(theta, theta_star, out=grad[t])  # ∇_t = 2(θ_t − θ*)
-            np.multiply(2.0, grad[t], out=grad[t])
-            np.multiply(phi1, grad[t], out=h[t])  # h_t = φ1 ∇_t + φ2 h_{t−1}
-            np.multiply(phi2, h_prev, out=g)
-            np.add(h[t], g, out=h[t])
-            np.multiply(phi3, h[t], out=g)  # g_t = φ3 h_t
-            np.add(theta, g, out=theta)  # θ_{t+1} = θ_t + g_t
-            h_prev = h[t]
+        for grad_t, h_t in zip(grad, h):  # rows of grad and h: step t writes its ∇_t and h_t there
+            np.subtract(theta, theta_star, grad_t)  # ∇_t = 2(θ_t − θ*)
+            add(grad_t, grad_t, grad_t)  # x + x is 2x exactly, as the float code's 2.0 * x
+            multiply(phi1, grad_t, h_t)  # h_t = φ1 ∇_t + φ2 h_{t−1}
+            multiply(phi2, h_prev, g)
+            add(h_t, g, h_t)
+            multiply(phi3, h_t, g)  # g_t = φ3 h_t
+            add(theta, g, theta)  # θ_{t+1} = θ_t + g_t
+            h_prev = h_t
     return theta, grad, h
 
 
@@ -263,42 +264,51 @@ def _backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h, keep=False):
     holding the value after step t was undone.
     """
     steps, n = grad.shape
+    # without keep, θ_{t+1}'s and θ_t's adjoints take turns in 2 rows and every step reuses one h_bar row
     theta_bar = np.empty((steps + 1, n) if keep else (2, n))
-    h_bar = np.empty((steps, n) if keep else (1, n))  # without keep, every step reuses row 0
+    h_bar = np.empty((steps, n) if keep else (1, n))
     sums = [np.zeros((steps, n)) for _ in range(3)] if keep else []
-    phi_bars = [np.zeros(n) for _ in range(3)]
-    h_bar_next, product, zero = np.zeros(n), np.empty(n), np.zeros(n)
+    phi1_bar, phi2_bar, phi3_bar = np.zeros(n), np.zeros(n), np.zeros(n)
+    h_bar_next, product = np.zeros(n), np.empty(n)
+    # row views made once: numpy makes a new view object at every a[t]
+    theta_rows, h_bar_rows, grads, hs = list(theta_bar), list(h_bar), list(grad), list(h)
+    h_before = [np.zeros(n)] + hs[:-1]  # h_{t−1} for each t, with h_{−1} = 0
+    multiply, add = np.multiply, np.add
     with np.errstate(over="ignore", invalid="ignore"):
         # L = (θ_T − θ*)²
-        last = steps if keep else steps % 2  # without keep, θ_{t+1}'s and θ_t's adjoints take turns in 2 rows
-        np.subtract(theta_T, theta_star, out=theta_bar[last])
-        np.multiply(2.0, theta_bar[last], out=theta_bar[last])
+        last = theta_rows[steps if keep else steps % 2]
+        np.subtract(theta_T, theta_star, last)
+        add(last, last, last)  # 2(θ_T − θ*)
         for t in range(steps - 1, -1, -1):
-            here, after, row = (t, t + 1, t) if keep else (t % 2, (t + 1) % 2, 0)  # rows of θ_t, θ_{t+1}, h_t
-            # θ_{t+1} = θ_t + g_t;  g_bar = theta_bar (θ_{t+1}'s), passed through to θ_t
-            g_bar = theta_bar[after]
-            # g_t = φ3 h_t
-            np.multiply(g_bar, h[t], out=product)
-            np.add(phi_bars[2], product, out=phi_bars[2])
-            np.multiply(phi3, g_bar, out=product)
-            np.add(h_bar_next, product, out=h_bar[row])
-            # h_t = φ1 ∇_t + φ2 h_{t−1}
-            np.multiply(h_bar[row], grad[t], out=product)
-            np.add(phi_bars[0], product, out=phi_bars[0])
-            np.multiply(phi1, h_bar[row], out=product)  # grad_bar
-            np.multiply(h_bar[row], h[t - 1] if t > 0 else zero, out=h_bar_next)  # h_{−1} = 0
-            np.add(phi_bars[1], h_bar_next, out=phi_bars[1])
-            np.multiply(phi2, h_bar[row], out=h_bar_next)
-            # ∇_t = 2(θ_t − θ*)
-            np.multiply(2.0, product, out=product)
-            np.add(g_bar, product, out=theta_bar[here])
             if keep:
-                for total, running in zip(phi_bars, sums):
-                    running[t] = total
+                theta_next, theta_here, h_bar_t = theta_rows[t + 1], theta_rows[t], h_bar_rows[t]
+            else:
+                theta_next, theta_here, h_bar_t = theta_rows[(t + 1) % 2], theta_rows[t % 2], h_bar_rows[0]
+            grad_t, h_t, h_prev = grads[t], hs[t], h_before[t]
+            # θ_{t+1} = θ_t + g_t;  g_bar = θ_bar_{t+1}, passed through to θ_t
+            g_bar = theta_next
+            # g_t = φ3 h_t
+            multiply(g_bar, h_t, product)
+            add(phi3_bar, product, phi3_bar)
+            multiply(phi3, g_bar, product)
+            add(h_bar_next, product, h_bar_t)
+            # h_t = φ1 ∇_t + φ2 h_{t−1}
+            multiply(h_bar_t, grad_t, product)
+            add(phi1_bar, product, phi1_bar)
+            multiply(phi1, h_bar_t, product)  # grad_bar
+            multiply(h_bar_t, h_prev, h_bar_next)
+            add(phi2_bar, h_bar_next, phi2_bar)
+            multiply(phi2, h_bar_t, h_bar_next)
+            # ∇_t = 2(θ_t − θ*)
+            add(product, product, product)  # 2 grad_bar, exactly
+            add(g_bar, product, theta_here)
+            if keep:
+                sums[0][t], sums[1][t], sums[2][t] = phi1_bar, phi2_bar, phi3_bar
+    phi_bars = (phi1_bar, phi2_bar, phi3_bar)
     if keep:
-        return tuple(phi_bars), dict(theta_bar=theta_bar, h_bar=h_bar, phi1_bar=sums[0],
-                                     phi2_bar=sums[1], phi3_bar=sums[2])
-    return tuple(phi_bars)
+        return phi_bars, dict(theta_bar=theta_bar, h_bar=h_bar, phi1_bar=sums[0],
+                              phi2_bar=sums[1], phi3_bar=sums[2])
+    return phi_bars
 
 
 def _backward_bad_step(phi2, adjoints) -> int:
