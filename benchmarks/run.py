@@ -511,7 +511,7 @@ def main(argv=None) -> int:
         print("3. closed form ...", flush=True)
         results["closed_form"] = bench_closed_form(40, 20, 300.0)
         print("5. one phi: metaopt, the plain-Python floor, JAX ...", flush=True)
-        results["single"] = bench_single([10, 100_000], 7)
+        results["single"] = bench_single([10, 100_000], 15)
         print("6. a batch: metaopt, JAX ...", flush=True)
         results["batch_jax"] = bench_batch_jax(4096, [100, 1000], 7)
     if args.quick or args.skip_book:

@@ -410,8 +410,10 @@ def meta_gradient(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=ST
         error = theta_T - theta_star
         loss = error * error  # not **: a float's ** raises OverflowError
         dphi = _backward(phi1, phi2, phi3, theta_star, theta_T, grad, h)
-        if isfinite(loss) and isfinite(dphi[0]) and isfinite(dphi[1]) and isfinite(dphi[2]):
-            return MetaGradient(loss, np.array(dphi))
+        # One test for all four: a sum with an inf or nan in it is not finite (a sum of finite
+        # values that overflows only sends the call down the full path, which finds it fine).
+        if isfinite(loss + dphi[0] + dphi[1] + dphi[2]):
+            return tuple.__new__(MetaGradient, (loss, np.array(dphi)))  # a NamedTuple without its __new__'s cost
         # Something overflowed: the full path below names the step.
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
     if batch == ():
