@@ -76,36 +76,30 @@ def jax_version() -> str:
     return _jax()[0].__version__
 
 
-def jax_single(steps):
-    """A function phi -> (loss, grad), jitted for ``steps``, that waits for its result."""
-    jax, jnp, single, _, _ = _jax()
+def _waiting(compiled, steps):
+    """``compiled`` for ``steps`` as a function of (phi, theta0, theta_star) that waits for its results
+    (JAX returns before it has computed them)."""
+    jax = _jax()[0]
 
     def run(phi, theta0, theta_star):
-        loss, grad = single(phi, theta0, theta_star, steps)
-        return loss.block_until_ready(), grad.block_until_ready()
+        return jax.block_until_ready(compiled(phi, theta0, theta_star, steps))
 
     return run
+
+
+def jax_single(steps):
+    """A function phi -> (loss, grad), jitted for ``steps``."""
+    return _waiting(_jax()[2], steps)
 
 
 def jax_batch(steps):
     """A function phis (n, 3) -> (loss (n,), grad (n, 3)), vmapped and jitted for ``steps``."""
-    jax, jnp, _, batch, _ = _jax()
-
-    def run(phis, theta0, theta_star):
-        loss, grad = batch(phis, theta0, theta_star, steps)
-        return loss.block_until_ready(), grad.block_until_ready()
-
-    return run
+    return _waiting(_jax()[3], steps)
 
 
 def jax_forward(steps):
     """A function phi -> grad by forward mode (``jax.jacfwd``), jitted for ``steps``."""
-    forward = _jax()[4]
-
-    def run(phi, theta0, theta_star):
-        return forward(phi, theta0, theta_star, steps).block_until_ready()
-
-    return run
+    return _waiting(_jax()[4], steps)
 
 
 def to_device(array):
