@@ -340,12 +340,17 @@ def crawl(site, server, context):
     # Several pages load and typeset at once in the one browser while each is inspected in turn
     # (page loads and MathJax run in the browser's own processes, on every core).
     loading, records = [], {}
-    for rel in pages + [None] * CRAWL_AHEAD:
-        if rel is not None:
-            loading.append(open_page(context, server, rel))
-        if len(loading) > CRAWL_AHEAD or (rel is None and loading):
-            page, record = loading.pop(0)
-            records[record["page"]] = inspect_page(page, record, server, screenshot=SCREENSHOT_PAGES.get(record["page"]))
+
+    def finish_oldest():
+        page, record = loading.pop(0)
+        records[record["page"]] = inspect_page(page, record, server, screenshot=SCREENSHOT_PAGES.get(record["page"]))
+
+    for rel in pages:
+        loading.append(open_page(context, server, rel))
+        if len(loading) > CRAWL_AHEAD:
+            finish_oldest()
+    while loading:
+        finish_oldest()
     return records
 
 

@@ -204,6 +204,7 @@ def _backward(phi1, phi2, phi3, theta_star, theta_T, grad, h):
 # a batch: the same lines on arrays, written in place
 # ---------------------------------------------------------------------------
 
+
 _WORKSPACE = threading.local()
 _WORKSPACE_LIMIT = 2**23  # values (64 MiB): larger requests get fresh memory, which is then freed
 
@@ -224,10 +225,12 @@ def _workspace(size):
         buffer = _WORKSPACE.buffer = np.empty(size)
     return buffer[:size]
 
+
 # Every value is a flat array over the batch; a sequence over time is one preallocated
-# array with time on axis 0, and every operation writes into existing memory (out=),
-# so a step allocates nothing. Each line does the same floating-point operations, in
-# the same order, as the float code above: the tests check that both give the same bits.
+# array with time on axis 0, and every operation writes into existing memory (numpy's out
+# argument, passed positionally), so a step allocates nothing. Each line does the same
+# floating-point operations, in the same order, as the float code above: the tests check
+# that both give the same bits.
 
 
 def _forward_batch(phi1, phi2, phi3, theta0, theta_star, steps, scratch=False):
@@ -311,15 +314,21 @@ def _backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h, keep=False):
     return phi_bars
 
 
-def _backward_bad_step(phi2, adjoints) -> int:
-    """The first step (counting back from T − 1) after which an adjoint of the sweep is not finite."""
+def _backward_overflowed(phi2, adjoints, steps):
+    """Raise DivergenceError naming the first step (counting back from T − 1) after which an
+    adjoint of the sweep (``adjoints``, from ``_backward_batch(..., keep=True)``) is not finite."""
     with np.errstate(over="ignore", invalid="ignore"):
         h_bar_next = phi2 * adjoints["h_bar"]  # what step t hands to step t − 1
     finite = np.isfinite(adjoints["theta_bar"][:-1]) & np.isfinite(h_bar_next)
     for name in ("phi1_bar", "phi2_bar", "phi3_bar"):
         finite &= np.isfinite(adjoints[name])
-    bad = np.flatnonzero(~finite.all(axis=1))
-    return int(bad[-1])
+    t = int(np.flatnonzero(~finite.all(axis=1))[-1])
+    raise DivergenceError(
+        "the meta-gradient overflowed in backpropagation through time: "
+        f"the adjoints left the finite floating-point range at step t={t} of "
+        f"{steps} (counting back from t={steps - 1}); use fewer steps or a "
+        "more stable phi"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -438,13 +447,7 @@ def _batch_meta_gradient(phi1, phi2, phi3, theta0, theta_star, steps):
     dphi = np.stack(_backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h), axis=-1)
     if not np.all(np.isfinite(dphi)):
         _, adjoints = _backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h, keep=True)
-        t = _backward_bad_step(phi2, adjoints)
-        raise DivergenceError(
-            "the meta-gradient overflowed in backpropagation through time: "
-            f"the adjoints left the finite floating-point range at step t={t} of "
-            f"{steps} (counting back from t={steps - 1}); use fewer steps or a "
-            "more stable phi"
-        )
+        _backward_overflowed(phi2, adjoints, steps)
     return loss, dphi
 
 
@@ -479,11 +482,7 @@ def backprop_trace(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=S
     _meta_loss(theta_T, theta_star, steps)
     dphi, adj = _backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h, keep=True)
     if not np.all(np.isfinite(np.stack(dphi))):
-        t = _backward_bad_step(phi2, adj)
-        raise DivergenceError(
-            "the meta-gradient overflowed in backpropagation through time: "
-            f"the adjoints left the finite floating-point range at step t={t} of {steps}"
-        )
+        _backward_overflowed(phi2, adj, steps)
 
     def value(x):
         return float(x[0]) if batch == () else x.reshape(batch)
