@@ -52,7 +52,7 @@ strict-build: $(STAMP)
 # Without chromium they are skipped with a message saying how to enable them (CI=true: they fail).
 test: $(STAMP)
 	$(MAKE) strict-build
-	$(BIN)/python -m pytest -rfEs -n $(JOBS) --dist loadfile
+	$(BIN)/python -m pytest -rfEs -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # Preview the built book on this machine only (127.0.0.1); Ctrl-C stops it.
 serve: book

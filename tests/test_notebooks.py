@@ -212,15 +212,16 @@ def test_appendix_results_are_glued_not_typed():
 
 # --- nbval bites: a wrong stored number fails the check -----------------------------------
 
-def run_nbval(notebook: Path):
+def run_nbval(*notebooks: Path, rootdir: Path):
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-         "-q", "-o", "addopts=", "--rootdir", str(notebook.parent), str(notebook)],
-        capture_output=True, text=True, cwd=notebook.parent, timeout=300,
+         "-q", "-rf", "-o", "addopts=", "--rootdir", str(rootdir), *map(str, notebooks)],
+        capture_output=True, text=True, cwd=rootdir, timeout=300,
     )
 
 
 def test_nbval_fails_when_a_stored_number_changes(tmp_path):
+    """One nbval run over two copies of chapter 2: the intact one passes, the one with a changed number fails."""
     source = ROOT / "chapters" / "02_inner_loop.ipynb"
     intact = tmp_path / "intact" / source.name
     altered = tmp_path / "altered" / source.name
@@ -239,11 +240,13 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path):
     assert changed, "expected the stored table of chapter 2 to show theta_2 = 7.7"
     altered.write_text(json.dumps(nb), encoding="utf-8")
 
-    good = run_nbval(intact)
-    assert good.returncode == 0, "the unaltered chapter should pass nbval:\n" + good.stdout[-2000:]
-    bad = run_nbval(altered)
-    assert bad.returncode == 1, "nbval did not notice a changed stored number:\n" + bad.stdout[-2000:]
-    assert "7.8" in bad.stdout
+    run = run_nbval(intact, altered, rootdir=tmp_path)
+    failed = re.findall(r"^FAILED (\S+?)::", run.stdout, flags=re.M)
+    assert run.returncode == 1 and failed, "nbval did not notice a changed stored number:\n" + run.stdout[-2000:]
+    assert set(failed) == {"altered/" + source.name}, "the unaltered chapter should pass nbval:\n" + run.stdout[-2000:]
+    assert "7.8" in run.stdout
+    passed = int(re.search(r"(\d+) passed", run.stdout).group(1))
+    assert passed >= len(code_cells(load(intact))), "the intact copy's cells did not all run:\n" + run.stdout[-2000:]
 
 
 # --- a chapter a course can use: objectives, summary, exercises with solutions ---------------

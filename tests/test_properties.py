@@ -75,6 +75,30 @@ def assert_close(got, exact, atol, what):
     ref.assert_close_exact(got, exact, rel=1e-9, atol=atol, what=what)
 
 
+# --- the exact reference: its fast dyadic arithmetic is Fraction arithmetic ------------------
+
+
+@settings(PROFILE, max_examples=15)
+@given(phi=phis, theta0=thetas, theta_star=thetas, steps=steps_)
+def test_reference_dyadic_loop_equals_fraction_loop(phi, theta0, theta_star, steps):
+    """tests/reference.py runs its loop in Dyadic numbers (no gcds); the same loop in Fractions agrees exactly."""
+    fast, slow = ref.forward(phi, theta0, theta_star, steps), ref.forward(phi, theta0, theta_star, steps, number=Fraction)
+    assert fast == slow
+    assert ref.loss(phi, theta0, theta_star, steps) == ref.loss(phi, theta0, theta_star, steps, number=Fraction) == slow.loss
+
+
+def test_reference_dyadic_numbers():
+    """Dyadic.of is exact for floats and ints and refuses what is not m * 2^e; the arithmetic on hand-picked values."""
+    assert ref.Dyadic.of(0.1).fraction() == Fraction(0.1)  # the float 0.1, exactly
+    assert ref.Dyadic.of(-3).fraction() == -3 and ref.Dyadic.of(2.0**-1074).fraction() == Fraction(1, 2**1074)
+    assert ref.Dyadic.of("0.1") is None and ref.Dyadic.of(Fraction(1, 3)) is None
+    a, b = ref.Dyadic.of(0.75), ref.Dyadic.of(-2.5)  # 3/4 and -5/2
+    assert (a + b).fraction() == Fraction(-7, 4) and (a - b).fraction() == Fraction(13, 4)
+    assert (a * b).fraction() == Fraction(-15, 8) and (2 * a - 1).fraction() == Fraction(1, 2)
+    ex = ref.forward((0.1, 0.5, -1.0), 10, 5, 2)  # the document's case, in both arithmetics
+    assert ex == ref.forward((0.1, 0.5, -1.0), 10, 5, 2, number=Fraction)
+
+
 # --- reverse mode = exact closed form (Fraction loop) = finite differences ----------------
 
 

@@ -490,11 +490,12 @@ def _run_optimizer(optimizer, tasks, steps):
     step = apply(optimizer, params=theta)
     losses = np.empty((theta.shape[0], steps + 1))
     with np.errstate(over="ignore", invalid="ignore"):
-        losses[:, 0] = np.sum((np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y) ** 2, axis=-1)
+        r = np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y  # the residual W θ_t − y: the loss, then the gradient
+        losses[:, 0] = np.sum(r ** 2, axis=-1)
         for t in range(steps):
-            r = np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y
             theta = step(theta, 2.0 * np.einsum("nij,ni->nj", tasks.W, r))  # raises DivergenceError on overflow
-            losses[:, t + 1] = np.sum((np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y) ** 2, axis=-1)
+            r = np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y
+            losses[:, t + 1] = np.sum(r ** 2, axis=-1)
     if not np.all(np.isfinite(losses)):
         raise DivergenceError("the loss overflowed")
     return losses
