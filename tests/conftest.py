@@ -19,6 +19,7 @@ LONGEST_FIRST = (
     "tests/test_pdf.py",  # ~40 s
     "chapters/10_lstm_optimizer.ipynb",  # ~35 s
     "tests/test_digits.py",  # ~35 s
+    "tests/test_promise.py",  # ~30 s
     "tests/test_properties.py",  # ~25 s
     "tests/test_policy.py",
     "tests/test_lstm.py",

@@ -321,8 +321,9 @@ def _run(phi, theta0, theta_star, steps, curvature, weights, first_order, trunca
 
 def _diverged(p: _Problem, steps):
     """Raise DivergenceError naming the first step where some theta left the floating-point range."""
-    thetas, _ = _trajectory(*(jnp.asarray(p.phi[:, i]) for i in range(3)), p.theta0, p.theta_star, p.curvature,
-                            steps=steps, first_order=False, truncation=steps)
+    with np.errstate(all="ignore"):  # the overflow is what is being located: no RuntimeWarning for it
+        thetas, _ = _trajectory(*(jnp.asarray(p.phi[:, i]) for i in range(3)), p.theta0, p.theta_star,
+                                p.curvature, steps=steps, first_order=False, truncation=steps)
     thetas = np.concatenate([np.asarray(p.theta0)[None], np.asarray(thetas)])
     finite = np.isfinite(thetas).reshape(steps + 1, -1).all(axis=1)
     if finite.all():
@@ -443,4 +444,7 @@ def gradient_program(phi, *, theta0, theta_star, steps, first_order=False) -> li
         for var, value in zip(eqn.outvars, out):
             values[var] = value
         lines.append(Equation(text.strip(), float(out[0])))
+        if not np.isfinite(lines[-1].value):
+            raise DivergenceError(f"gradient_program: line {len(lines)} ({lines[-1].text}) left the floating-point "
+                                  f"range; this phi, theta0 or theta_star is too large for float64")
     return lines

@@ -84,6 +84,7 @@ def run_adam(tasks, *, steps, lr, b1=ADAM_B1, b2=ADAM_B2, eps=ADAM_EPS) -> np.nd
     return run_optimizer(adam(lr, b1=b1, b2=b2, eps=eps), tasks=tasks, steps=steps, name="Adam")
 
 
+@validate.finite_results
 def summed_loss(theta, *, tasks, weights=None) -> np.ndarray:
     """:math:`\\sum_{t=1}^T w_t L(\\theta_t)` per task for a trajectory ``theta`` (n, T+1), from any optimizer; None: :math:`w_t = 1`."""
     losses = inner_losses(theta, tasks=tasks)[:, 1:]

@@ -55,6 +55,7 @@ class Momentum(NamedTuple):
     beta: object
 
 
+@validate.finite_results
 def momentum_params(phi) -> Momentum:
     r"""Step size and momentum of the RNN optimizer: :math:`\alpha = -\phi_1\phi_3`, :math:`\beta = \phi_2`.
 
@@ -71,6 +72,7 @@ def momentum_params(phi) -> Momentum:
     return Momentum(alpha, beta)
 
 
+@validate.finite_results
 def phi_from_momentum(alpha, *, beta, phi3=-1.0) -> np.ndarray:
     r"""One :math:`\phi` with step size ``alpha`` and momentum ``beta``: :math:`(-\alpha/\phi_3, \beta, \phi_3)`.
 
@@ -122,6 +124,7 @@ def heavy_ball(alpha, *, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2, cu
     return np.stack(thetas, axis=-1)
 
 
+@validate.finite_results
 def transition_matrix(phi, *, curvature=CURVATURE) -> np.ndarray:
     r"""The matrix :math:`M(\phi)` with :math:`(e_{t+1}, g_t) = M\,(e_t, g_{t-1})`, shape (..., 2, 2).
 
@@ -142,6 +145,7 @@ def transition_matrix(phi, *, curvature=CURVATURE) -> np.ndarray:
     return np.stack([np.stack([1.0 + 2.0 * a, b], -1), np.stack([2.0 * a, b], -1)], -2)
 
 
+@validate.finite_results
 def eigenvalues(phi, *, curvature=CURVATURE) -> np.ndarray:
     r"""The two eigenvalues of :math:`M(\phi)`, complex, shape (..., 2), larger modulus first.
 
@@ -161,6 +165,7 @@ def eigenvalues(phi, *, curvature=CURVATURE) -> np.ndarray:
     return np.take_along_axis(lam, order, axis=-1)
 
 
+@validate.finite_results
 def spectral_radius(phi, *, curvature=CURVATURE):
     r""":math:`\rho(M(\phi))`, the largest eigenvalue modulus: the inner loop's error shrinks
     like :math:`\rho^t`, and converges from every start if and only if :math:`\rho < 1`.
@@ -174,6 +179,7 @@ def spectral_radius(phi, *, curvature=CURVATURE):
     return float(rho) if rho.ndim == 0 else rho
 
 
+@validate.finite_results
 def convergence_map(alphas, *, betas):
     r"""Spectral radius on a grid of step sizes ``alphas`` (columns) and momenta ``betas`` (rows).
 
@@ -185,6 +191,7 @@ def convergence_map(alphas, *, betas):
     return spectral_radius(phi_from_momentum(A, beta=B))
 
 
+@validate.finite_results
 def zero_loss_phi2(phi1, *, phi3):
     r"""The :math:`\phi_2` that makes the two-step meta-loss exactly zero, given :math:`\phi_1, \phi_3`.
 
@@ -201,6 +208,7 @@ def zero_loss_phi2(phi1, *, phi3):
     return float(phi2) if phi2.ndim == 0 else phi2
 
 
+@validate.finite_results
 def zero_loss_beta(alpha):
     r"""The momentum that makes the two-step meta-loss zero for step size ``alpha``: :math:`\beta = (1 - 2\alpha)^2 / 2\alpha`."""
     alpha = validate.real_array("alpha", alpha)
@@ -210,6 +218,7 @@ def zero_loss_beta(alpha):
     return float(beta) if beta.ndim == 0 else beta
 
 
+@validate.finite_results
 def critical_beta(alpha):
     r"""The momentum where the two eigenvalues of :math:`M` meet: :math:`\beta = (1 - \sqrt{2\alpha})^2`, for :math:`0 \le \alpha \le 2`.
 
@@ -223,6 +232,7 @@ def critical_beta(alpha):
     return float(beta) if beta.ndim == 0 else beta
 
 
+@validate.finite_results
 def balance(phi):
     r""":math:`\phi_1^2 - \phi_3^2`, which meta-gradient flow leaves unchanged.
 

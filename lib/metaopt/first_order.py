@@ -40,6 +40,7 @@ def meta_gradient_first_order(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_ST
     return sweep.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps, first_order=True)
 
 
+@validate.finite_results
 def frozen_loss(phi, *, grads, theta0=THETA0, theta_star=THETA_STAR):
     r"""The meta-loss with the optimizee gradients fixed to ``grads`` instead of recomputed from theta.
 

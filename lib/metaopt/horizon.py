@@ -175,6 +175,7 @@ class ESEstimate(NamedTuple):
     stderr: np.ndarray
 
 
+@validate.finite_results
 def es_gradient(func, *, phi, sigma, pairs, seed) -> ESEstimate:
     """Antithetic evolution-strategies estimate of the gradient of ``func`` at ``phi`` (3,).
 

@@ -54,6 +54,7 @@ def hessian_exact(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=ST
     return H.xreplace(dict(zip(symbolic.PHI, values)))
 
 
+@validate.finite_results
 def hessian(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> np.ndarray:
     r"""The Hessian at ``phi`` (shape (..., 3)) as floats, shape (..., 3, 3); evaluates the sympy polynomials."""
     phi = validate.phi(phi)
@@ -67,6 +68,7 @@ def hessian(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -
     return H
 
 
+@validate.finite_results
 def sharpness(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
     r""":math:`\lambda_{max}(H)`, the largest eigenvalue of the Hessian at ``phi``; a float or an array of the batch shape."""
     lam = np.linalg.eigvalsh(hessian(phi, theta0=theta0, theta_star=theta_star, steps=steps))[..., -1]
@@ -83,10 +85,14 @@ def quadratic_step_sizes(grad, *, hessian) -> StepSizes:
     H = validate.real_array("hessian", hessian)
     if H.shape != (3, 3):
         raise ValueError(f"hessian must have shape (3, 3), got {H.shape}")
-    curvature = float(g @ H @ g)
+    with np.errstate(all="ignore"):
+        curvature, length = float(g @ H @ g), float(g @ g)
+        best = length / curvature if curvature > 0 else float("inf")
+    if not (np.isfinite(curvature) and np.isfinite(length) and (curvature <= 0 or np.isfinite(best))):
+        raise validate.DivergenceError("quadratic_step_sizes: g^T H g or g^T g left the floating-point range "
+                                       "(grad or hessian too large or too small for float64)")
     if curvature <= 0:
         return StepSizes(float("inf"), float("inf"))
-    best = float(g @ g) / curvature
     return StepSizes(2.0 * best, best)
 
 

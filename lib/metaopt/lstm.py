@@ -287,7 +287,11 @@ def _run(net, params, tasks, steps):
     losses, _ = _unroll(jnp.asarray(params), jnp.asarray(tasks.theta0), _NETS[net][1](n, d),
                         jnp.asarray(tasks.W), jnp.asarray(tasks.y), net=net, steps=steps, first_order=True)
     first = _loss(jnp.asarray(tasks.W), jnp.asarray(tasks.y), jnp.asarray(tasks.theta0))
-    return np.concatenate([np.asarray(first)[:, None], np.asarray(losses).T], axis=1)
+    out = np.concatenate([np.asarray(first)[:, None], np.asarray(losses).T], axis=1)
+    finite = np.isfinite(out).all(axis=0)
+    if not finite.all():
+        raise DivergenceError(f"the loss left the floating-point range at step {int(np.argmin(finite))}")
+    return out
 
 
 def _check_params(params) -> np.ndarray:
@@ -532,8 +536,12 @@ def tune(run: Callable, *, tasks, steps: int = STEPS, grid, betas=None) -> Tunin
     run = validate.callable_("run", run)
     steps = validate.count("steps", steps)
     grid = validate.vector("grid", grid)
+    if grid.size == 0 or np.any(grid <= 0):
+        raise ValueError(f"grid must hold positive learning rates, got {grid.tolist()}")
     if betas is not None:
         betas = validate.vector("betas", betas)
+        if betas.size == 0 or np.any(betas < 0) or np.any(betas >= 1):
+            raise ValueError(f"betas must hold momenta in [0, 1), got {betas.tolist()}")
     scores = np.full((len(grid),) if betas is None else (len(grid), len(betas)), np.inf)
     if not isinstance(tasks, tuple):  # the runs' own check names tasks; here before anything is run
         raise TypeError(f"tasks must be a batch of tasks (lstm.sample_quadratics or digits.sample_tasks), "

@@ -249,6 +249,20 @@ class Interval(NamedTuple):
     high: object
 
 
+def _rational_between(low, high) -> sp.Rational:
+    """A rational strictly between two real algebraic numbers low < high: the exact value of the
+    midpoint of their decimal approximations, with more digits until it lies between them."""
+    for digits in (60, 300, 1500):
+        inside = sp.Rational((low.evalf(digits) + high.evalf(digits)) / 2)  # the binary value, exactly
+        try:
+            if bool(low < inside) and bool(inside < high):
+                return inside
+        except TypeError:  # sympy could not decide the comparison at this precision
+            pass
+    raise ValueError("phi and direction give a meta-loss polynomial whose roots sympy cannot separate "
+                     f"(they agree to {digits} digits); use a direction of moderate size")
+
+
 def helpful_intervals(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) -> list:
     """Every interval of :math:`\\eta > 0` where the step :math:`\\phi - \\eta d` lowers the meta-loss, exactly.
 
@@ -272,14 +286,14 @@ def helpful_intervals(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA
     q = sp.Poly((p - p.eval(0)).as_expr(), eta)  # q(η) = L(η) − L(0)
     if q.is_zero:
         return []
-    ends = [sp.Integer(0)] + sorted({r for r in sp.real_roots(q) if r > 0}, key=lambda r: r.evalf(50))
+    # as CRootOf (isolating intervals, never radicals): signs and order are decided exactly
+    ends = [sp.Integer(0)] + sorted({r for r in sp.real_roots(q, radicals=False) if r > 0}, key=lambda r: r.evalf(50))
     intervals = []
     for low, high in zip(ends, ends[1:] + [sp.oo]):
         if high is sp.oo:
             inside = low + 1
         else:  # a rational point strictly between two algebraic numbers
-            inside = sp.nsimplify((low.evalf(60) + high.evalf(60)) / 2, rational=True)
-            assert low < inside < high
+            inside = _rational_between(low, high)
         if q.eval(inside) < 0:
             intervals.append(Interval(low, high))
     return intervals

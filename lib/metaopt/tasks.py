@@ -249,6 +249,7 @@ def meta_train_tasks(
     return TaskTraining(*record)
 
 
+@validate.finite_results
 def stability_limit(phi) -> float:
     """The largest curvature :math:`c` on which the linear optimizer ``phi`` still converges.
 

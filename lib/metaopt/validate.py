@@ -27,6 +27,7 @@ ValueError: theta0 must be finite, got nan
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "callable_",
     "instance",
     "choice",
+    "finite_results",
 ]
 
 
@@ -204,3 +206,34 @@ def choice(name: str, value, options):
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
     return value
+
+
+def _all_finite(result) -> bool:
+    if isinstance(result, (tuple, list)):
+        return all(_all_finite(v) for v in result)
+    array = np.asarray(result)
+    return array.dtype.kind not in "fc" or bool(np.all(np.isfinite(array)))
+
+
+def finite_results(func):
+    """Decorator for a closed-form function of floats: a finite result, or a DivergenceError.
+
+    The formula runs with numpy's floating-point warnings off; if any number of its result
+    (a float, an array, a tuple of them) is inf or nan, or Python's own float conversion
+    overflows, the call raises :class:`DivergenceError` naming the function, instead of
+    returning inf or nan with a RuntimeWarning. Input checks inside still raise as usual.
+    """
+
+    @functools.wraps(func)
+    def checked(*args, **kwargs):
+        try:
+            with np.errstate(all="ignore"):
+                result = func(*args, **kwargs)
+        except OverflowError as error:
+            raise DivergenceError(f"{func.__name__}: a value left the floating-point range ({error})") from None
+        if not _all_finite(result):
+            raise DivergenceError(f"{func.__name__}: the result left the floating-point range "
+                                  f"(an input too large or too small for float64)")
+        return result
+
+    return checked
