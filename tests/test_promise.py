@@ -111,3 +111,41 @@ def test_the_walk_reaches_every_module():
     missing = set(policy.COMPUTATIONAL) - walked - {"document"}  # document holds the document's numbers only
     assert not missing, f"no function of {sorted(missing)} meets an edge value"
     assert len(list(edge_cases())) >= 1000
+
+
+# --- difference steps below their precision floor are refused (issue 16, part 2) -------------------
+
+
+@pytest.mark.parametrize("eps", [1e-17, 1e-320, 1e-14])
+def test_finite_difference_refuses_a_step_below_its_floor(eps):
+    """eps = 1e-17 does not move phi2 = 0.5 or phi3 = -1 at all (it returned [-222, 0, 0]); 1e-320 returned zeros."""
+    import metaopt
+
+    assert 0.5 + 1e-17 == 0.5 and -1.0 + 1e-17 == -1.0  # the reason, in floats
+    with pytest.raises(ValueError, match=r"^eps must be at least 2\.2e-13 here"):
+        metaopt.finite_difference(eps=eps)
+
+
+def test_es_refuses_a_scale_below_its_floor():
+    """sigma = 1e-320 returned a zero gradient with a zero standard error."""
+    from metaopt import horizon
+
+    with pytest.raises(ValueError, match=r"^sigma must be at least"):
+        horizon.es_meta_gradient(sigma=1e-320)
+    with pytest.raises(ValueError, match=r"^sigma must be at least 1\.1e-10 here .*= 1e\+03\)"):
+        horizon.es_gradient(lambda x: x.sum(axis=1), phi=(1e3, 0.5, -1.0), sigma=1e-12, pairs=4, seed=0)
+
+
+def test_a_step_just_above_the_floor_still_gives_a_derivative():
+    """At 10x the floor the central difference is within 1e-2 relative of the exact gradient
+    (tests/reference.py, exact rationals): the floor refuses rounding noise, not usable steps."""
+    import metaopt
+    import reference as ref
+    from metaopt import validate
+
+    phi, floor = (0.1, 0.5, -1.0), validate.STEP_FLOOR_ULPS * np.spacing(1.0)
+    exact = [float(d) for d in ref.forward(phi, 10.0, 5.0, 2).dloss]
+    got = metaopt.finite_difference(phi, eps=10 * floor)
+    assert np.allclose(got, exact, rtol=1e-2), (got, exact)
+    with pytest.raises(ValueError):
+        metaopt.finite_difference(phi, eps=0.5 * floor)

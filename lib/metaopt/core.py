@@ -521,7 +521,7 @@ def finite_difference(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, step
     """
     phi1, phi2, phi3, *_, batch = _check_inputs(phi, theta0, theta_star, steps)  # errors as meta_gradient
     phi = np.stack([phi1, phi2, phi3], axis=-1).reshape(batch + (3,))
-    eps = validate.positive("eps", eps)
+    eps = validate.difference_step("eps", eps, phi)  # refuses a step below its precision floor
     columns = []
     for i in range(3):
         e = np.zeros(3)

@@ -191,7 +191,7 @@ def es_gradient(func, *, phi, sigma, pairs, seed) -> ESEstimate:
     """
     func = validate.callable_("func", func)
     phi = validate.one_phi(phi)
-    sigma = validate.positive("sigma", sigma)
+    sigma = validate.difference_step("sigma", sigma, phi)  # refuses a scale below its precision floor
     pairs = validate.count("pairs", pairs, minimum=2)
     seed = validate.seed("seed", seed)
     eps = np.random.default_rng(seed).standard_normal((pairs, 3))

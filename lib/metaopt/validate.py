@@ -48,6 +48,8 @@ __all__ = [
     "instance",
     "choice",
     "finite_results",
+    "difference_step",
+    "STEP_FLOOR_ULPS",
 ]
 
 
@@ -77,6 +79,32 @@ def positive(name: str, value) -> float:
     value = real(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
+    return value
+
+
+#: A difference step must move each coordinate by at least this many units in the last place.
+STEP_FLOOR_ULPS = 1000
+
+
+def difference_step(name: str, value, at) -> float:
+    """A step size for finite differences or perturbations at the point(s) ``at``: positive, and at
+    least :data:`STEP_FLOOR_ULPS` units in the last place of max(1, |largest coordinate|).
+
+    Below that floor the perturbed points are rounded (``0.1 + 1e-17 == 0.1``), and the
+    difference quotient is dominated by rounding: zeros or confident nonsense, not a derivative.
+
+    >>> difference_step("eps", 1e-17, (0.1, 0.5, -1.0))
+    Traceback (most recent call last):
+        ...
+    ValueError: eps must be at least 2.2e-13 here (1000 units in the last place of max(1, |phi|) = 1), got 1e-17: below that the perturbed points are rounded and the difference is rounding error
+    """
+    value = positive(name, value)
+    scale = max(1.0, float(np.max(np.abs(np.asarray(at, dtype=float)), initial=0.0)))
+    floor = STEP_FLOOR_ULPS * float(np.spacing(scale))
+    if value < floor:
+        raise ValueError(f"{name} must be at least {floor:.2g} here ({STEP_FLOOR_ULPS} units in the last place of "
+                         f"max(1, |phi|) = {scale:.3g}), got {value!r}: below that the perturbed points are "
+                         f"rounded and the difference is rounding error")
     return value
 
 
