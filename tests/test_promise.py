@@ -149,3 +149,31 @@ def test_a_step_just_above_the_floor_still_gives_a_derivative():
     assert np.allclose(got, exact, rtol=1e-2), (got, exact)
     with pytest.raises(ValueError):
         metaopt.finite_difference(phi, eps=0.5 * floor)
+
+
+# --- stated upper limits for counts (issue 16, part 1: the symbolic family so far) ----------------
+
+SYMBOLIC = sorted(name for name in policy.GOOD
+                  if name.split(".")[0] in ("symbolic", "landscape") and name != "landscape.loss_slice"
+                  and "steps" in inspect.signature(policy.FUNCTIONS[name]).parameters)
+
+
+@pytest.mark.parametrize("func_name", SYMBOLIC + ["horizon.closed_form_size", "horizon.bptt_tape"])
+@pytest.mark.parametrize("steps", [10**6, 10**9])
+def test_exact_horizons_have_a_stated_limit(func_name, steps):
+    """The exact closed form grows like T^4 and the tape like T: a huge horizon is refused at once,
+    with the limit and the reason, instead of running for hours (they did)."""
+    with pytest.raises(ValueError, match=r"^steps must be <= \d+: .*; got \d+$"):
+        policy.call(func_name, replace=("steps", steps))
+
+
+def test_the_limits_are_where_the_book_works():
+    """The limits leave the book's horizons alone: chapter 7 builds closed forms up to T = 60."""
+    from metaopt import horizon, symbolic
+
+    assert len(SYMBOLIC) >= 8
+    assert symbolic.MAX_STEPS >= 60 and horizon.TAPE_MAX_STEPS >= 1000
+    symbolic.meta_gradient(steps=2)
+    with pytest.raises(ValueError):
+        symbolic.unroll(steps=symbolic.MAX_STEPS + 1)
+    assert len(horizon.bptt_tape(steps=3)) > 0

@@ -34,6 +34,7 @@ __all__ = [
     "ClosedFormSize",
     "closed_form_size",
     "bptt_tape",
+    "TAPE_MAX_STEPS",
     "ESEstimate",
     "es_gradient",
     "es_meta_gradient",
@@ -108,6 +109,10 @@ def closed_form_size(*, steps, theta0=THETA0, theta_star=THETA_STAR) -> ClosedFo
     return ClosedFormSize(steps, int(poly.total_degree()), len(poly.as_dict()), terms, operations)
 
 
+#: The longest horizon :func:`bptt_tape` writes out (about 10 s and 200,000 expressions).
+TAPE_MAX_STEPS = 10_000
+
+
 def bptt_tape(*, steps):
     """Reverse mode written out as a straight-line program (a tape) for T = ``steps``.
 
@@ -118,7 +123,8 @@ def bptt_tape(*, steps):
     :math:`\\partial L/\\partial\\phi_{1,2,3}`. ``sum(sp.count_ops(e) for _, e in tape)``
     is the number of arithmetic operations reverse mode performs.
     """
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=TAPE_MAX_STEPS,
+                           why="the tape holds about 20 sympy expressions per step (about 1 s per 1000 steps)")
     p1, p2, p3 = symbolic.PHI
     t0, ts = sp.symbols("theta_0 theta_star")
     tape = []

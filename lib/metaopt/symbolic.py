@@ -40,6 +40,7 @@ from .sweep import MetaGradient, Trajectory
 __all__ = [
     "phi1", "phi2", "phi3", "PHI", "eta", "StepSizes", "Interval",
     "exact", "exact_phi", "unroll", "meta_gradient", "loss_along", "step_sizes", "helpful_intervals",
+    "MAX_STEPS",
 ]
 
 #: The optimizer parameters as sympy symbols.
@@ -85,9 +86,16 @@ def exact_phi(phi, *, name: str = "phi") -> list:
     return [exact(v, name=f"{name}[{i}]") for i, v in enumerate(values)]
 
 
+#: The longest horizon the exact closed form is built for: its size grows like T^4 (about 1 s at
+#: T = 50, 15 s at T = 100 on 2 cores; T = 200 would take minutes).
+MAX_STEPS = 100
+_TOO_LONG = ("the exact closed form grows like T^4 (about 15 s at T = 100); "
+             "for longer horizons use the numeric metaopt.meta_gradient")
+
+
 def _unroll_polys(steps, theta0, theta_star):
     """θ_0..θ_T, ∇, h, g as sparse polynomials in (phi1, phi2, phi3), and θ* likewise."""
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=MAX_STEPS, why=_TOO_LONG)
     theta0 = exact(theta0, name="theta0")
     theta_star = exact(theta_star, name="theta_star")
     # exact coefficients: integers, rationals, or polynomials in any symbols theta0, theta_star hold

@@ -116,12 +116,18 @@ def unit_interval(name: str, value) -> float:
     return value
 
 
-def count(name: str, value, minimum: int = 0) -> int:
-    """An integer >= ``minimum`` (a number of steps, iterations, samples): 2.5 or True is a TypeError."""
+def count(name: str, value, minimum: int = 0, maximum: int | None = None, why: str = "") -> int:
+    """An integer >= ``minimum`` (a number of steps, iterations, samples): 2.5 or True is a TypeError.
+
+    ``maximum``, if given, is a stated upper limit (``why`` says what a larger count would cost), so
+    that a request that would take minutes or gigabytes is refused up front instead of hanging.
+    """
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}{': ' + why if why else ''}; got {value!r}")
     return int(value)
 
 
