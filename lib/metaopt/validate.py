@@ -82,7 +82,7 @@ def positive(name: str, value) -> float:
     return value
 
 
-#: A difference step must move each coordinate by at least this many units in the last place.
+#: A difference step must be at least this many units in the last place of max(1, |largest coordinate|).
 STEP_FLOOR_ULPS = 1000
 
 
@@ -90,7 +90,7 @@ def difference_step(name: str, value, at) -> float:
     """A step size for finite differences or perturbations at the point(s) ``at``: positive, and at
     least :data:`STEP_FLOOR_ULPS` units in the last place of max(1, |largest coordinate|).
 
-    Below that floor the perturbed points are rounded (``0.1 + 1e-17 == 0.1``), and the
+    Below that floor the perturbed points are rounded (``0.5 + 1e-17 == 0.5``), and the
     difference quotient is dominated by rounding: zeros or confident nonsense, not a derivative.
 
     >>> difference_step("eps", 1e-17, (0.1, 0.5, -1.0))
