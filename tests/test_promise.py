@@ -14,8 +14,8 @@ these, and nothing else, may happen:
 A RuntimeWarning is turned into an error, so an overflow that numpy only warns about fails here,
 as does any other exception (numpy's own, sympy's, an OverflowError).
 
-Counts (``steps``, ``iterations``, ``n``, ...) at 10^6 and 10^9 are the next part of the issue:
-they are not walked here yet.
+Counts (``steps``, ``iterations``, ``n``, ...) at 10^6 and 10^9 are checked below only for the exact
+(symbolic) family, which now states its limits; the numeric functions' counts are not walked yet.
 """
 
 from __future__ import annotations
