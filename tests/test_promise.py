@@ -14,8 +14,10 @@ these, and nothing else, may happen:
 A RuntimeWarning is turned into an error, so an overflow that numpy only warns about fails here,
 as does any other exception (numpy's own, sympy's, an OverflowError).
 
-Counts (``steps``, ``iterations``, ``n``, ...) at 10^6 and 10^9 are checked below only for the exact
-(symbolic) family, which now states its limits; the numeric functions' counts are not walked yet.
+Counts (``steps``, ``iterations``, ``n``, ``pairs``, ``truncation``, ``order``) of every function
+at 10^9 and 10^12 must be refused up front, with the limit and what it protects (time or memory);
+the memory tests below check that the meta-loss is forward-only, that truncation keeps only its
+steps, and that the smoothing order is bounded.
 """
 
 from __future__ import annotations
@@ -158,13 +160,121 @@ SYMBOLIC = sorted(name for name in policy.GOOD
                   and "steps" in inspect.signature(policy.FUNCTIONS[name]).parameters)
 
 
+NOT_SIZES = {"seed", "i", "j"}  # a seed and an index are not amounts of work
+COUNTS = [(name, param) for name in sorted(policy.GOOD) if name in policy.FUNCTIONS
+          for param in inspect.signature(policy.FUNCTIONS[name]).parameters
+          if policy.kind_of(name, param) == "count" and param not in NOT_SIZES]
+# the refusal: a stated limit (and why), a memory bound, or the size of what the tasks hold
+REFUSED = re.compile(r"must be <= \d+: .+; got [\d × =]+$|this call would keep \d+ values .*the limit is"
+                     r"|must be at most the \d+ steps the tasks have|between 1 and steps=")
+
+
+@pytest.fixture
+def deadline():
+    """Fail a call that has not returned within 20 s, instead of hanging the suite (SIGALRM)."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError("no answer within 20 s: this count has no limit stated up front")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("func_name, param", COUNTS, ids=[f"{f}-{p}" for f, p in COUNTS])
+@pytest.mark.parametrize("size", [10**9, 10**12])
+def test_every_count_has_a_stated_limit(func_name, param, size, deadline):
+    """A count of 10^9 or 10^12 is refused at once, saying what the limit is and why, instead of
+    running until memory or patience ends (every numeric function did, at 10^9)."""
+    with pytest.raises(ValueError, match=REFUSED) as caught:
+        policy.call(func_name, replace=(param, size))
+    message = str(caught.value)
+    assert param in message or "would keep" in message, message
+
+
+def test_the_count_walk_is_complete():
+    """Every module with counts is walked, and the walk knows every kind of count the library has."""
+    assert {f.split(".")[0] for f, _ in COUNTS} >= {"core", "sweep", "tasks", "train", "baselines", "autodiff",
+                                                    "horizon", "lstm", "digits", "dynamics", "symbolic"}
+    assert {p for _, p in COUNTS} == {"steps", "iterations", "n", "pairs", "truncation", "order"}
+
+
 @pytest.mark.parametrize("func_name", SYMBOLIC + ["horizon.closed_form_size", "horizon.bptt_tape"])
-@pytest.mark.parametrize("steps", [10**6, 10**9])
-def test_exact_horizons_have_a_stated_limit(func_name, steps):
-    """The exact closed form grows like T^4 and the tape like T: a huge horizon is refused at once,
-    with the limit and the reason, instead of running for hours (they did)."""
-    with pytest.raises(ValueError, match=r"^steps must be <= \d+: .*; got \d+$"):
-        policy.call(func_name, replace=("steps", steps))
+def test_exact_horizons_state_their_limit(func_name):
+    """The exact family's limit is its own (the closed form grows like T^4), just past it is refused."""
+    from metaopt import horizon, symbolic
+
+    limit = horizon.TAPE_MAX_STEPS if func_name == "horizon.bptt_tape" else symbolic.MAX_STEPS
+    with pytest.raises(ValueError, match=rf"^steps must be <= {limit}: .*; got {limit + 1}$"):
+        policy.call(func_name, replace=("steps", limit + 1))
+
+
+def _peak_bytes(func):
+    """The peak of memory allocated (by Python and numpy) while ``func()`` runs."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_meta_loss_is_forward_only():
+    """meta_loss keeps nothing of the inner loop but its current values: a batch of 100 phi at
+    T = 10^5 (it stored 2 x 10^7 values, 160 MB) now peaks below 100 kB, and one phi at T = 10^6
+    below 10 kB; the loss is the same bits as meta_gradient's."""
+    import metaopt
+
+    phis = np.random.default_rng(0).uniform([0.05, 0.0, -1.0], [0.2, 0.6, -0.5], (100, 3))
+    assert _peak_bytes(lambda: metaopt.meta_loss(phis, theta0=10.0, theta_star=5.0, steps=10**5)) < 100_000
+    assert _peak_bytes(lambda: metaopt.meta_loss((0.1, 0.5, -1.0), theta0=10.0, theta_star=5.0,
+                                                 steps=10**6)) < 10_000
+    for phi in (phis[:7], (0.1, 0.5, -1.0)):
+        loss = metaopt.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=300)
+        np.testing.assert_array_equal(loss, metaopt.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=300).loss)
+
+
+def test_a_diverging_forward_only_loop_still_names_its_step():
+    """Without the stored trajectory, the step is found by running the loop again: the message is
+    unroll's, which finds it in the trajectory it keeps (one phi on floats, and a batch)."""
+    import metaopt
+
+    for phi in ((3.0, 0.5, -1.0), np.array([(0.1, 0.5, -1.0), (3.0, 0.5, -1.0)])):
+        with pytest.raises(DivergenceError) as kept:
+            metaopt.unroll(phi, theta0=10.0, theta_star=5.0, steps=2000)
+        with pytest.raises(DivergenceError) as forward:
+            metaopt.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=2000)
+        assert str(forward.value) == str(kept.value)
+        assert re.search(r"theta_\d+ left the finite floating-point range at step t=\d+", str(forward.value))
+
+
+def test_truncation_keeps_only_its_steps():
+    """Truncated BPTT through the last k steps keeps k steps: at T = 10^5 and k = 10 the sweep
+    (it stored all 3 x 10^5 values) peaks below 100 kB, and its gradient is the full sweep's
+    restricted to those steps (checked against the untruncated sweep at small T elsewhere)."""
+    from metaopt import sweep
+
+    peak = _peak_bytes(lambda: sweep.meta_gradient((0.1, 0.5, -1.0), theta0=10.0, theta_star=5.0,
+                                                   steps=10**5, truncation=10))
+    assert peak < 100_000, peak
+
+
+def test_the_smoothing_order_is_bounded():
+    """The exact Gauss-Hermite rule needs T + 1 nodes per axis, (T+1)^3 inner loops (a memory error
+    at T = 1000); past MAX_ORDER the order must be given, and it is at most MAX_ORDER."""
+    from metaopt import horizon
+
+    with pytest.raises(ValueError, match=rf"^order must be given for steps > {horizon.MAX_ORDER - 1}"):
+        horizon.smoothed_meta_loss((0.1, 0.5, -1.0), steps=1000)
+    with pytest.raises(ValueError, match=rf"^order must be <= {horizon.MAX_ORDER}: "):
+        horizon.smoothed_meta_loss((0.1, 0.5, -1.0), steps=3, order=horizon.MAX_ORDER + 1)
+    exact = horizon.smoothed_meta_loss((0.1, 0.5, -1.0), steps=horizon.MAX_ORDER - 1, sigma=0.01)
+    assert np.isfinite(exact)
 
 
 def test_the_limits_are_where_the_book_works():

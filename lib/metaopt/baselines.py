@@ -31,7 +31,12 @@ from .tasks import check_tasks, inner_losses, unroll_tasks
 from .validate import DivergenceError
 
 __all__ = ["run_learned", "run_optimizer", "run_sgd", "run_momentum", "run_adam", "summed_loss", "GridSearch", "tune", "Tuning",
-           "tune_step_size"]
+           "tune_step_size", "MAX_STEPS"]
+
+
+#: The most optimizer steps a baseline takes in one call, over all points of a grid (about 15 s).
+MAX_STEPS = 10**6
+_PER_STEP = "about 15 us a step for a baseline optimizer (10**6 steps: about 15 s)"
 
 
 def run_learned(phi, *, tasks, steps) -> np.ndarray:
@@ -48,8 +53,9 @@ def run_optimizer(optimizer, *, tasks, steps, name="the optimizer") -> np.ndarra
     """
     optimizer = validate.instance("optimizer", optimizer, Optimizer, " (e.g. sgd(lr) or adam(lr))")
     c, ts, t0 = check_tasks(tasks)
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=MAX_STEPS, why=_PER_STEP)
     name = validate.instance("name", name, str)
+    validate.memory((steps + 1) * 2 * max(c.size, 1), f"theta for {steps} steps, twice, on {c.size} tasks")
     theta = np.empty((steps + 1,) + c.shape)
     theta[0] = t0
     step = apply(optimizer, params=theta[0])
@@ -181,9 +187,11 @@ def tune(run: Callable, *, tasks, steps, grid) -> GridSearch:
     """
     run = validate.callable_("run", run)
     check_tasks(tasks)
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=MAX_STEPS, why=_PER_STEP)
     grid = _check_grid(grid)
     names = list(grid)
+    validate.work(MAX_STEPS, "one run per grid point, about 15 us a step (10**6: about 15 s)",
+                  steps=steps, **{"grid points": int(np.prod([len(v) for v in grid.values()]))})
     scores = np.empty(tuple(len(v) for v in grid.values()))
     for index in itertools.product(*(range(len(v)) for v in grid.values())):
         point = {name: float(grid[name][i]) for name, i in zip(names, index)}

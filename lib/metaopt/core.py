@@ -50,7 +50,19 @@ __all__ = [
     "meta_loss",
     "finite_difference",
     "backprop_trace",
+    "MAX_STEPS",
+    "MAX_WORK",
+    "TRACE_MAX_STEPS",
 ]
+
+#: The longest inner loop these functions run in one call: about 2 s for one phi on floats
+#: (about 0.2 us a step), about 40 s for a batch (about 4 us of numpy calls a step).
+MAX_STEPS = 10**7
+#: The most optimizer-steps (steps x batch size) a batch call runs: about a minute (about 5 ns each).
+MAX_WORK = 10**10
+#: The longest horizon :func:`backprop_trace` lists (one dict of 9 numbers per step, about 20 us each).
+TRACE_MAX_STEPS = 10**5
+_TOO_LONG = "about 0.2 us a step for one phi on floats, 4 us a step for a batch (10**7 steps: seconds to a minute)"
 
 
 # ---------------------------------------------------------------------------
@@ -68,7 +80,8 @@ def _plain_floats(phi, theta0, theta_star, steps):
     nan, a batch) returns None and goes through :func:`_check_inputs`, so every bad
     input still gets its named error there.
     """
-    if type(steps) is not int or steps < 0 or type(theta0) is not float or type(theta_star) is not float:
+    if (type(steps) is not int or not 0 <= steps <= MAX_STEPS or type(theta0) is not float
+            or type(theta_star) is not float):
         return None
     kind = type(phi)
     if kind is tuple or kind is list:
@@ -86,13 +99,14 @@ def _plain_floats(phi, theta0, theta_star, steps):
     return None
 
 
-def _check_inputs(phi, theta0, theta_star, steps):
+def _check_inputs(phi, theta0, theta_star, steps, keeps=0, max_steps=MAX_STEPS):
     """Validate and convert; return (phi1, phi2, phi3, theta0, theta_star, steps, batch_shape).
 
     One optimizer comes back as Python floats; a batch as flat contiguous arrays of
-    ``prod(batch_shape)`` values each (the caller reshapes the results).
+    ``prod(batch_shape)`` values each (the caller reshapes the results). ``keeps`` is how many
+    values per step and per optimizer the caller stores (refused up front past 1 GiB).
     """
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=max_steps, why=_TOO_LONG)
     phi = validate.phi(phi)
     theta0 = validate.real_array("theta0", theta0)
     theta_star = validate.real_array("theta_star", theta_star)
@@ -103,8 +117,12 @@ def _check_inputs(phi, theta0, theta_star, steps):
             f"phi (batch shape {phi.shape[:-1]}), theta0 (shape {theta0.shape}) and "
             f"theta_star (shape {theta_star.shape}) do not broadcast together"
         ) from None
+    n = int(np.prod(batch, dtype=np.int64))
+    validate.memory(keeps * steps * max(n, 1), f"{keeps} values per step per phi (steps={steps}, a batch of {n} phi)")
     if batch == ():  # one optimizer: plain Python floats
         return (*(float(v) for v in phi), float(theta0), float(theta_star), steps, batch)
+    validate.work(MAX_WORK, "each phi's step costs about 5 ns in a batch (10**10: about a minute)",
+                  steps=steps, batch=n)
     phi = np.broadcast_to(phi, batch + (3,))
     columns = (phi[..., 0], phi[..., 1], phi[..., 2], theta0, theta_star)
     return (*(np.ascontiguousarray(np.broadcast_to(v, batch)).reshape(-1) for v in columns), steps, batch)
@@ -136,7 +154,11 @@ def _diverged(theta_T, steps, theta0, phi3, h):
     # theta inf or nan), so a finite theta_T means every value of the loop is finite.
     if np.all(np.isfinite(theta_T)):
         return
-    bad = _first_bad_step(_trajectory(theta0, phi3, h))
+    _raise_diverged(_first_bad_step(_trajectory(theta0, phi3, h)), steps)
+
+
+def _raise_diverged(bad, steps):
+    """The DivergenceError of an inner loop whose θ_bad is the first value that is not finite."""
     raise DivergenceError(
         f"the inner loop diverged: theta_{bad} left the finite floating-point range "
         f"at step t={bad - 1} (of t=0..{steps - 1}; |theta| grew past ~1.8e308); this phi makes the "
@@ -169,6 +191,30 @@ def _forward(phi1, phi2, phi3, theta0, theta_star, steps):
         grad.append(grad_t)
         h.append(h_t)
     return theta_t, grad, h
+
+
+def _final(phi1, phi2, phi3, theta0, theta_star, steps):
+    """θ_T alone, by the lines of :func:`_forward` without keeping anything: memory does not grow with T."""
+    theta_t, h_t = theta0, 0.0
+    for _ in range(steps):
+        grad_t = 2.0 * (theta_t - theta_star)
+        h_t = phi1 * grad_t + phi2 * h_t
+        g_t = phi3 * h_t
+        theta_t = theta_t + g_t
+    return theta_t
+
+
+def _final_checked(phi1, phi2, phi3, theta0, theta_star, steps):
+    """Raise the DivergenceError of :func:`_diverged`, naming the step, for an inner loop run by
+    :func:`_final`: the same lines again, stopping at the first θ that is not finite."""
+    theta_t, h_t = theta0, 0.0
+    for t in range(steps):
+        grad_t = 2.0 * (theta_t - theta_star)
+        h_t = phi1 * grad_t + phi2 * h_t
+        theta_t = theta_t + phi3 * h_t
+        if not isfinite(theta_t):
+            _raise_diverged(t + 1, steps)
+    raise AssertionError("the inner loop was finite the second time")  # pragma: no cover
 
 
 def _backward(phi1, phi2, phi3, theta_star, theta_T, grad, h):
@@ -256,6 +302,30 @@ def _forward_batch(phi1, phi2, phi3, theta0, theta_star, steps, scratch=False):
             add(theta, g, theta)  # θ_{t+1} = θ_t + g_t
             h_prev = h_t
     return theta, grad, h
+
+
+def _final_batch(phi1, phi2, phi3, theta0, theta_star, steps, check=False):
+    """θ_T (n,) of a batch, by the lines of :func:`_forward_batch` without keeping anything.
+
+    ``check=True`` runs the same lines again, stopping at the first step whose θ is not
+    finite, to raise the DivergenceError of :func:`_diverged` that names it.
+    """
+    n = phi1.shape[0]
+    theta = np.array(theta0, dtype=float)
+    grad_t, h_t, g = np.empty(n), np.zeros(n), np.empty(n)  # h_{-1} = 0
+    multiply, add = np.multiply, np.add
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            np.subtract(theta, theta_star, grad_t)
+            add(grad_t, grad_t, grad_t)
+            multiply(phi2, h_t, g)  # φ2 h_{t−1}, read before h_t overwrites it
+            multiply(phi1, grad_t, h_t)
+            add(h_t, g, h_t)
+            multiply(phi3, h_t, g)
+            add(theta, g, theta)
+            if check and not np.isfinite(theta).all():
+                _raise_diverged(t + 1, steps)
+    return theta
 
 
 def _backward_batch(phi1, phi2, phi3, theta_star, theta_T, grad, h, keep=False):
@@ -368,7 +438,7 @@ def unroll(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS) ->
     >>> traj.theta.tolist()
     [10.0, 9.0, 7.7]
     """
-    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
+    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps, keeps=8)
     run = _forward if batch == () else _forward_batch
     theta_T, grad, h = run(phi1, phi2, phi3, theta0, theta_star, steps)
     _diverged(theta_T, steps, theta0, phi3, h)
@@ -424,7 +494,7 @@ def meta_gradient(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=ST
         if isfinite(loss + dphi[0] + dphi[1] + dphi[2]):
             return tuple.__new__(MetaGradient, (loss, np.array(dphi)))  # a NamedTuple without its __new__'s cost
         # Something overflowed: the full path below names the step.
-    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
+    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps, keeps=2)
     if batch == ():
         theta_T, grad, h = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
         _diverged(theta_T, steps, theta0, phi3, h)
@@ -474,7 +544,8 @@ def backprop_trace(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=S
     contributions to :math:`\\partial L/\\partial\\phi`, which sum to the meta-gradient.
     Values are Python floats for one ``phi``, else arrays of the batch shape.
     """
-    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
+    phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(
+        phi, theta0, theta_star, steps, keeps=16, max_steps=TRACE_MAX_STEPS)
     flat = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (phi1, phi2, phi3, theta0, theta_star)]
     theta_T, grad, h = _forward_batch(*flat, steps)
     phi1, phi2, phi3, theta0, theta_star = flat
@@ -501,14 +572,20 @@ def backprop_trace(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=S
 
 
 def meta_loss(phi=PHI_OLD, *, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS):
-    """The meta-loss :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` alone (the forward pass only)."""
+    """The meta-loss :math:`L(\\theta_T) = (\\theta_T - \\theta^*)^2` alone (the forward pass only).
+
+    Nothing of the inner loop is kept but its current θ and h, so memory does not grow with T
+    (a batch of n phi holds a few arrays of n values); θ_T has the same bits as in :func:`unroll`.
+    """
     phi1, phi2, phi3, theta0, theta_star, steps, batch = _check_inputs(phi, theta0, theta_star, steps)
     if batch == ():
-        theta_T, _, h = _forward(phi1, phi2, phi3, theta0, theta_star, steps)
-        _diverged(theta_T, steps, theta0, phi3, h)
+        theta_T = _final(phi1, phi2, phi3, theta0, theta_star, steps)
+        if not isfinite(theta_T):
+            _final_checked(phi1, phi2, phi3, theta0, theta_star, steps)
         return _meta_loss(theta_T, theta_star, steps)
-    theta_T, _, h = _forward_batch(phi1, phi2, phi3, theta0, theta_star, steps, scratch=True)
-    _diverged(theta_T, steps, theta0, phi3, h)
+    theta_T = _final_batch(phi1, phi2, phi3, theta0, theta_star, steps)
+    if not np.isfinite(theta_T).all():
+        _final_batch(phi1, phi2, phi3, theta0, theta_star, steps, check=True)
     return _meta_loss(theta_T, theta_star, steps).reshape(batch)
 
 

@@ -55,7 +55,7 @@ from .meta_optimizers import ADAM_B1, ADAM_B2, ADAM_EPS, adam, apply, sgd
 from .validate import DivergenceError
 
 __all__ = [
-    "PIXELS", "CLASSES", "HIDDEN_UNITS", "MLP_SIZE", "MINIBATCH", "STEPS", "TRUNCATION", "SCALE", "META_LR",
+    "MAX_WORK", "PIXELS", "CLASSES", "HIDDEN_UNITS", "MLP_SIZE", "MINIBATCH", "STEPS", "TRUNCATION", "SCALE", "META_LR",
     "INIT_STD", "TEST_SIZE", "SPLIT_SEED", "LR_GRID", "NAG_BETAS", "ACTIVATIONS", "SPLITS", "LSTM_SIZE",
     "Digits", "DigitTasks",
     "load", "sample_tasks", "start_gradients", "mlp_loss", "lstm_init", "run_lstm", "run_quadratic_lstm", "lstm_meta_gradient",
@@ -67,6 +67,9 @@ CLASSES = 10  #: outputs: the digits 0 … 9
 HIDDEN_UNITS = 20  #: the hidden layer (the paper's MNIST network: one layer of 20 units)
 MLP_SIZE = PIXELS * HIDDEN_UNITS + HIDDEN_UNITS + HIDDEN_UNITS * CLASSES + CLASSES  #: the network's parameters
 MINIBATCH = 128  #: images per step
+#: The most network-steps (iterations x steps x n) one meta-training call runs: about 13 ms each
+#: on the book's machines, so 10**5 is about 20 minutes (the book's training is 200 x 100 x 1).
+MAX_WORK = 10**5
 STEPS = 100  #: the optimization horizon
 TRUNCATION = 20  #: steps per truncated unroll
 SCALE = 0.01  #: the LSTM's output scale (the reference code's for MNIST)
@@ -143,6 +146,8 @@ def sample_tasks(n: int, *, seed: int, steps: int = STEPS, split: str = "train",
     ((2, 1510), (2, 6, 128))
     """
     n, steps = validate.count("n", n, minimum=1), validate.count("steps", steps, minimum=1)
+    validate.memory(n * (MLP_SIZE + MINIBATCH * (steps + 1)),
+                    f"each network's start and the indices of its {steps + 1} minibatches (n={n})")
     split, activation = validate.choice("split", split, SPLITS), validate.choice("activation", activation, ACTIVATIONS)
     return _draw(np.random.default_rng(validate.seed("seed", seed)), n, steps, split, activation)
 
@@ -338,7 +343,11 @@ def meta_train(params, *, tasks, iterations: int, steps: int = STEPS, truncation
     iterations = validate.count("iterations", iterations)
     steps, truncation = validate.count("steps", steps, minimum=1), validate.count("truncation", truncation, minimum=1)
     lr, seed, n = validate.positive("lr", lr), validate.seed("seed", seed), validate.count("n", n, minimum=1)
+    validate.work(MAX_WORK, "one network-step costs about 13 ms here (10**5: about 20 minutes)",
+                  iterations=iterations, steps=steps, n=n)
     tasks, _ = _check_tasks(tasks, steps)
+    if truncation > steps:
+        raise ValueError(f"truncation must be between 1 and steps={steps}, got {truncation}")
     if steps % truncation:
         raise ValueError(f"steps ({steps}) must be a multiple of truncation ({truncation})")
     data = _split("train")

@@ -33,6 +33,7 @@ from .document import CURVATURE, THETA0, THETA_STAR
 from .validate import DivergenceError
 
 __all__ = [
+    "HEAVY_BALL_MAX_STEPS",
     "Momentum",
     "momentum_params",
     "phi_from_momentum",
@@ -53,6 +54,10 @@ class Momentum(NamedTuple):
 
     alpha: object
     beta: object
+
+
+#: The longest run :func:`heavy_ball` takes (about 10 us a step: 10**6 is about 10 s).
+HEAVY_BALL_MAX_STEPS = 10**6
 
 
 @validate.finite_results
@@ -101,7 +106,8 @@ def heavy_ball(alpha, *, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2, cu
     ndarray, shape (..., steps + 1)
         :math:`\theta_0, \dots, \theta_T`.
     """
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=HEAVY_BALL_MAX_STEPS,
+                           why="about 10 us a step, and the whole trajectory is kept")
     alpha, beta, theta0, theta_star, c = np.broadcast_arrays(
         *(validate.real_array(n, v) for n, v in
           (("alpha", alpha), ("beta", beta), ("theta0", theta0), ("theta_star", theta_star),
@@ -109,6 +115,7 @@ def heavy_ball(alpha, *, beta, theta0=THETA0, theta_star=THETA_STAR, steps=2, cu
     )
     if np.any(c <= 0):
         raise ValueError(f"curvature must be positive, got {curvature!r}")
+    validate.memory(2 * (steps + 1) * max(c.size, 1), f"the trajectory, twice (steps={steps}, a batch of {c.size})")
     thetas = [theta0.astype(float)]
     previous = theta0.astype(float)  # θ_{−1} = θ_0: no previous step to continue
     with np.errstate(over="ignore", invalid="ignore"):

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
-from . import sweep, symbolic, validate
+from . import core, sweep, symbolic, validate
 from .core import meta_gradient, meta_loss
 from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
 from .sweep import MetaGradient
@@ -35,6 +35,7 @@ __all__ = [
     "closed_form_size",
     "bptt_tape",
     "TAPE_MAX_STEPS",
+    "MAX_ORDER",
     "ESEstimate",
     "es_gradient",
     "es_meta_gradient",
@@ -53,6 +54,8 @@ def meta_gradient_norms(phi, *, horizons, theta0=THETA0, theta_star=THETA_STAR):
     if isinstance(horizons, (str, bytes)) or horizons is None or np.ndim(horizons) != 1:
         raise TypeError(f"horizons must be a sequence of integer horizons T, got {horizons!r}")
     horizons = [validate.count("horizons", T) for T in list(horizons)]
+    validate.work(core.MAX_STEPS, "one meta-gradient per horizon, about 0.4 us a step",
+                  **{"the sum of horizons": sum(horizons)})
     phi = validate.phi(phi)
     return np.array([
         np.linalg.norm(meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=T).grad, axis=-1)
@@ -199,6 +202,7 @@ def es_gradient(func, *, phi, sigma, pairs, seed) -> ESEstimate:
     phi = validate.one_phi(phi)
     sigma = validate.difference_step("sigma", sigma, phi)  # refuses a scale below its precision floor
     pairs = validate.count("pairs", pairs, minimum=2)
+    validate.memory(12 * pairs, f"about 12 values per pair (pairs={pairs})")
     seed = validate.seed("seed", seed)
     eps = np.random.default_rng(seed).standard_normal((pairs, 3))
     plus = np.asarray(func(phi + sigma * eps), dtype=float)
@@ -217,9 +221,22 @@ def es_meta_gradient(phi=PHI_OLD, *, sigma=0.01, pairs=1000, seed=0, theta0=THET
     )
 
 
+#: The most Gauss-Hermite nodes per axis the smoothed meta-loss uses: 64**3 = 262,144 inner loops.
+MAX_ORDER = 64
+
+
 def _gauss_hermite(steps, order):
     """Nodes (K, 3) and weights (K,) of the product Gauss-Hermite rule for E over N(0, I_3)."""
-    n = steps + 1 if order is None else validate.count("order", order, minimum=1)
+    if order is None:
+        n = steps + 1
+        if n > MAX_ORDER:
+            raise ValueError(
+                f"order must be given for steps > {MAX_ORDER - 1}: the exact rule needs order = steps + 1 = {n} "
+                f"nodes per axis, {n}**3 inner loops, and at most {MAX_ORDER} are used; pass order=... "
+                f"(<= {MAX_ORDER}: exact for degrees up to 2 order - 1 in each phi_i)")
+    else:
+        n = validate.count("order", order, minimum=1, maximum=MAX_ORDER,
+                           why=f"the rule runs order**3 inner loops ({MAX_ORDER}**3 = {MAX_ORDER**3})")
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / np.sqrt(2.0 * np.pi)
     grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
@@ -232,7 +249,8 @@ def smoothed_meta_loss(phi=PHI_OLD, *, sigma=0.1, theta0=THETA0, theta_star=THET
 
     Computed by the product Gauss-Hermite rule with ``order`` = T + 1 nodes per
     axis (the default), which is exact for the meta-loss: a polynomial of degree
-    at most 2T in each :math:`\\phi_i`. ``phi`` (..., 3) may be a batch.
+    at most 2T in each :math:`\\phi_i`. ``phi`` (..., 3) may be a batch. At most
+    :data:`MAX_ORDER` nodes per axis are used; past T = 63 ``order`` must be given.
     """
     phi = validate.phi(phi)
     sigma = validate.positive("sigma", sigma)

@@ -106,7 +106,9 @@ def loss_slice(center, *, i, j, u, v, theta0=THETA0, theta_star=THETA_STAR, step
     i, j = validate.count("i", i), validate.count("j", j)
     if {i, j} - {0, 1, 2} or i == j:
         raise ValueError(f"i and j must be two different parameter indices in 0, 1, 2, got i={i}, j={j}")
-    U, V = np.meshgrid(validate.vector("u", u), validate.vector("v", v))
+    u, v = validate.vector("u", u), validate.vector("v", v)
+    validate.memory(5 * u.size * v.size, f"5 values per grid point ({v.size} x {u.size} points)")
+    U, V = np.meshgrid(u, v)
     phi = np.broadcast_to(center, U.shape + (3,)).copy()
     phi[..., i] = U
     phi[..., j] = V

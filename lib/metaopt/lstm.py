@@ -61,7 +61,7 @@ from .validate import DivergenceError
 jax.config.update("jax_enable_x64", True)
 
 __all__ = [
-    "DIM", "HIDDEN", "STEPS", "TRUNCATION", "BATCH", "META_LR", "P", "RMSPROP_DECAY", "VALIDATE_EVERY",
+    "MAX_STEPS", "MAX_WORK", "DIM", "HIDDEN", "STEPS", "TRUNCATION", "BATCH", "META_LR", "P", "RMSPROP_DECAY", "VALIDATE_EVERY",
     "LR_GRID", "NAG_BETAS",
     "LSTM_SIZE", "Quadratics", "MetaRun", "Tuning",
     "sample_quadratics", "log_and_sign", "lstm_init", "run_lstm", "run_rnn", "lstm_meta_gradient",
@@ -71,6 +71,10 @@ __all__ = [
 
 DIM = 10  #: coordinates of θ
 HIDDEN = 20  #: units in each of the two LSTM layers
+#: The most steps a run of an optimizer takes in one call, over all points of a grid (about 30 us a step).
+MAX_STEPS = 10**6
+#: The most steps of unroll and gradient in JAX one call runs, iterations x steps (about 0.3 ms a step).
+MAX_WORK = 10**6
 STEPS = 100  #: the optimization horizon (steps of θ)
 TRUNCATION = 20  #: steps per truncated unroll
 BATCH = 128  #: functions per meta-training batch
@@ -153,7 +157,12 @@ def sample_quadratics(n: int, *, seed: int) -> Quadratics:
     ((3, 10, 10), (3, 10), (3, 10))
     """
     n = validate.count("n", n, minimum=1)
+    validate.memory(120 * n, f"about 120 values per function (n={n})")
     return _draw(np.random.default_rng(validate.seed("seed", seed)), n)
+
+
+def _steps(steps):
+    return validate.count("steps", steps, maximum=MAX_STEPS, why="about 30 us a step (10**6 steps: about 30 s)")
 
 
 def _check_tasks(tasks) -> Quadratics:
@@ -330,13 +339,13 @@ def init_params(seed: int, shapes) -> np.ndarray:
 def run_lstm(params, *, tasks, steps: int = STEPS) -> np.ndarray:
     """The losses :math:`f(\\theta_0), \\dots, f(\\theta_T)` of the LSTM optimizer ``params`` on each function: (n, T+1)."""
     params, tasks = _check_params(params), _check_tasks(tasks)
-    return _run("lstm", params, tasks, validate.count("steps", steps))
+    return _run("lstm", params, tasks, _steps(steps))
 
 
 def run_rnn(phi, *, tasks, steps: int = STEPS) -> np.ndarray:
     """The losses of the linear-RNN optimizer ``phi`` = (φ1, φ2, φ3), applied coordinatewise: (n, T+1)."""
     phi, tasks = validate.one_phi(phi), _check_tasks(tasks)
-    return _run("rnn", phi, tasks, validate.count("steps", steps))
+    return _run("rnn", phi, tasks, _steps(steps))
 
 
 def lstm_meta_gradient(params, *, tasks, steps: int, first_order: bool = True):
@@ -346,7 +355,8 @@ def lstm_meta_gradient(params, *, tasks, steps: int, first_order: bool = True):
     differentiates through the optimizee gradient too (the exact meta-gradient).
     """
     params, tasks = _check_params(params), _check_tasks(tasks)
-    steps = validate.count("steps", steps, minimum=1)
+    steps = validate.count("steps", steps, minimum=1, maximum=MAX_WORK,
+                           why="one unroll and its gradient in JAX, about 0.3 ms a step (10**6: minutes)")
     first_order = validate.instance("first_order", first_order, bool)
     n, d = tasks.theta0.shape
     (loss, _), grad = _meta_value_and_grad(
@@ -398,6 +408,8 @@ def truncated_bptt(start, *, iterations, unrolls, lr, seed, draw, unroll, valida
 
 
 def _meta_train(net, start, *, tasks, iterations, steps, truncation, lr, seed, n, dim=DIM):
+    if truncation > steps:
+        raise ValueError(f"truncation must be between 1 and steps={steps}, got {truncation}")
     if steps % truncation:
         raise ValueError(f"steps ({steps}) must be a multiple of truncation ({truncation})")
 
@@ -419,8 +431,11 @@ def _meta_train(net, start, *, tasks, iterations, steps, truncation, lr, seed, n
 
 
 def _train_args(tasks, iterations, steps, truncation, lr, seed, n):
-    return dict(tasks=_check_tasks(tasks), iterations=validate.count("iterations", iterations),
-                steps=validate.count("steps", steps, minimum=1),
+    iterations, steps = validate.count("iterations", iterations), validate.count("steps", steps, minimum=1)
+    validate.work(MAX_WORK, "each epoch unrolls `steps` steps and their gradient in JAX, about 0.3 ms a step "
+                  "(the book trains 300 x 100)", iterations=iterations, steps=steps)
+    validate.memory(120 * validate.count("n", n, minimum=1), "about 120 values per function of the batch n")
+    return dict(tasks=_check_tasks(tasks), iterations=iterations, steps=steps,
                 truncation=validate.count("truncation", truncation, minimum=1),
                 lr=validate.positive("lr", lr), seed=validate.seed("seed", seed), n=validate.count("n", n, minimum=1))
 
@@ -507,23 +522,23 @@ def _run_optimizer(optimizer, tasks, steps):
 
 def run_sgd(tasks, *, steps: int = STEPS, lr: float) -> np.ndarray:
     """Losses of gradient descent with learning rate ``lr`` on each function: (n, T+1)."""
-    return _run_optimizer(sgd(lr), _check_tasks(tasks), validate.count("steps", steps))
+    return _run_optimizer(sgd(lr), _check_tasks(tasks), _steps(steps))
 
 
 def run_rmsprop(tasks, *, steps: int = STEPS, lr: float) -> np.ndarray:
     """Losses of :func:`rmsprop` with learning rate ``lr``: (n, T+1)."""
-    return _run_optimizer(rmsprop(lr), _check_tasks(tasks), validate.count("steps", steps))
+    return _run_optimizer(rmsprop(lr), _check_tasks(tasks), _steps(steps))
 
 
 def run_adam(tasks, *, steps: int = STEPS, lr: float) -> np.ndarray:
     """Losses of :func:`metaopt.meta_optimizers.adam` (default b1, b2, eps) with learning rate ``lr``: (n, T+1)."""
     return _run_optimizer(adam(lr, b1=ADAM_B1, b2=ADAM_B2, eps=ADAM_EPS), _check_tasks(tasks),
-                          validate.count("steps", steps))
+                          _steps(steps))
 
 
 def run_nag(tasks, *, steps: int = STEPS, lr: float, beta: float = 0.9) -> np.ndarray:
     """Losses of :func:`nag` with learning rate ``lr`` and momentum ``beta``: (n, T+1)."""
-    return _run_optimizer(nag(lr, beta=beta), _check_tasks(tasks), validate.count("steps", steps))
+    return _run_optimizer(nag(lr, beta=beta), _check_tasks(tasks), _steps(steps))
 
 
 def tune(run: Callable, *, tasks, steps: int = STEPS, grid, betas=None) -> Tuning:
@@ -534,7 +549,7 @@ def tune(run: Callable, *, tasks, steps: int = STEPS, grid, betas=None) -> Tunin
     :mod:`metaopt.digits` (it checks its own ``tasks``, before the first grid point is scored).
     """
     run = validate.callable_("run", run)
-    steps = validate.count("steps", steps)
+    steps = _steps(steps)
     grid = validate.vector("grid", grid)
     if grid.size == 0 or np.any(grid <= 0):
         raise ValueError(f"grid must hold positive learning rates, got {grid.tolist()}")
@@ -543,6 +558,8 @@ def tune(run: Callable, *, tasks, steps: int = STEPS, grid, betas=None) -> Tunin
         if betas.size == 0 or np.any(betas < 0) or np.any(betas >= 1):
             raise ValueError(f"betas must hold momenta in [0, 1), got {betas.tolist()}")
     scores = np.full((len(grid),) if betas is None else (len(grid), len(betas)), np.inf)
+    validate.work(MAX_STEPS, "one run per grid point, about 30 us a step (10**6: about 30 s)",
+                  steps=steps, **{"grid points": scores.size})
     if not isinstance(tasks, tuple):  # the runs' own check names tasks; here before anything is run
         raise TypeError(f"tasks must be a batch of tasks (lstm.sample_quadratics or digits.sample_tasks), "
                         f"got {type(tasks).__name__}")

@@ -41,7 +41,7 @@ import numpy as np
 from . import validate
 from .validate import DivergenceError
 
-__all__ = ["Trajectory", "MetaGradient", "unroll", "meta_loss", "meta_gradient"]
+__all__ = ["Trajectory", "MetaGradient", "unroll", "meta_loss", "meta_gradient", "MAX_STEPS", "MAX_WORK"]
 
 
 class Trajectory(NamedTuple):
@@ -91,11 +91,20 @@ class _Problem(NamedTuple):
     batch: tuple
 
 
+#: The longest inner loop in one call: about 5 us of numpy calls a step (10**6 steps: seconds).
+MAX_STEPS = 10**6
+#: The most optimizer-steps (steps x batch size) in one call: about 10 ns each (10**10: about two minutes).
+MAX_WORK = 10**10
+
+
 def _problem(phi, theta0, theta_star, steps, curvature) -> _Problem:
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=MAX_STEPS,
+                           why="about 5 us of numpy calls a step (10**6 steps: several seconds)")
     phi, theta0, theta_star, curvature, batch = validate.problem(
         phi, theta0=theta0, theta_star=theta_star, curvature=curvature
     )
+    validate.work(MAX_WORK, "each phi's step costs about 10 ns in a batch (10**10: about two minutes)",
+                  steps=steps, batch=int(np.prod(batch, dtype=np.int64)))
     phi = np.broadcast_to(phi, batch + (3,))
     columns = (phi[..., 0], phi[..., 1], phi[..., 2], theta0, theta_star, curvature)
     return _Problem(*(np.broadcast_to(v, batch) for v in columns), steps, batch)
@@ -110,48 +119,70 @@ def _weights(weights, steps) -> np.ndarray | None:
     return w
 
 
-def _forward(p: _Problem):
-    """The inner loop; arrays with time on axis 0: theta (T+1, ...), grad, h (T, ...)."""
-    theta = np.empty((p.steps + 1,) + p.batch)
-    grad = np.empty((p.steps,) + p.batch)
-    h = np.empty((p.steps,) + p.batch)
-    theta[0] = p.theta0
+class _Kept(NamedTuple):
+    """What the forward pass keeps of its last k steps (t = T−k .. T−1), time on axis 0."""
+
+    theta: np.ndarray  # θ_{T−k} .. θ_T, (k+1, ...)
+    grad: np.ndarray  # ∇_{T−k} .. ∇_{T−1}, (k, ...)
+    h: np.ndarray  # h_{T−k} .. h_{T−1}, (k, ...)
+    h_before: np.ndarray  # h_{T−k−1} (h_{−1} = 0 when k = T)
+    loss: object  # the meta-loss Σ w_t c (θ_t − θ*)², or c (θ_T − θ*)² without weights
+
+
+def _forward(p: _Problem, keep: int, w=None) -> _Kept:
+    """The inner loop, keeping only its last ``keep`` steps (memory grows with ``keep``, not with T).
+
+    The meta-loss is summed along the way, in order t = 1..T, so no step need be kept for it.
+    Raises DivergenceError naming the step if theta or the loss leaves the floating-point range.
+    """
+    validate.memory(3 * keep * max(int(np.prod(p.batch, dtype=np.int64)), 1),
+                    f"the last {keep} steps of the inner loop, 3 values per step per phi")
+    start = p.steps - keep
+    theta = np.empty((keep + 1,) + p.batch)
+    grad = np.empty((keep,) + p.batch)
+    h = np.empty((keep,) + p.batch)
+    theta_t = np.array(p.theta0, dtype=float)
     h_prev = np.zeros(p.batch)  # h_{-1} = 0
+    h_before = h_prev
+    loss = 0.0
     c = p.curvature
+    bad = None
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(p.steps):
-            grad[t] = 2.0 * c * (theta[t] - p.theta_star)  # ∇_t = 2c(θ_t − θ*)
-            h[t] = p.phi1 * grad[t] + p.phi2 * h_prev  # h_t = φ1 ∇_t + φ2 h_{t−1}
-            g = p.phi3 * h[t]  # g_t = φ3 h_t
-            theta[t + 1] = theta[t] + g  # θ_{t+1} = θ_t + g_t
-            h_prev = h[t]
-    # once theta is inf or nan it stays so, so a finite θ_T means the whole loop was finite
-    finite = np.isfinite(theta).reshape(p.steps + 1, -1).all(axis=1)
-    if not finite.all():
-        bad = int(np.argmin(finite))
+            if t == start:
+                theta[0], h_before = theta_t, h_prev
+            grad_t = 2.0 * c * (theta_t - p.theta_star)  # ∇_t = 2c(θ_t − θ*)
+            h_t = p.phi1 * grad_t + p.phi2 * h_prev  # h_t = φ1 ∇_t + φ2 h_{t−1}
+            g = p.phi3 * h_t  # g_t = φ3 h_t
+            theta_t = theta_t + g  # θ_{t+1} = θ_t + g_t
+            if t >= start:
+                i = t - start
+                grad[i], h[i], theta[i + 1] = grad_t, h_t, theta_t
+            h_prev = h_t
+            if w is not None and w[t]:
+                error = theta_t - p.theta_star
+                loss = loss + w[t] * (c * (error * error))
+            if bad is None and not np.isfinite(theta_t).all():
+                bad = t + 1
+                break
+        if keep == p.steps == 0:
+            theta[0] = theta_t
+        if bad is None and w is None:
+            error = theta_t - p.theta_star
+            loss = c * (error * error)
+    if bad is not None:
         raise DivergenceError(
             f"the inner loop diverged: theta_{bad} left the finite floating-point range at step "
             f"t={bad - 1} (of t=0..{p.steps - 1}); this phi is unstable on this optimizee "
             "(too large a step for its curvature): use fewer steps or a more stable phi"
         )
-    return theta, grad, h
-
-
-def _loss(theta, p: _Problem, w):
-    """Σ_{t=1}^{T} w_t c (θ_t − θ*)² (w None: c (θ_T − θ*)² alone); refuses to overflow silently."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if w is None:
-            error = theta[p.steps] - p.theta_star
-            loss = p.curvature * (error * error)
-        else:
-            error = theta[1:] - p.theta_star
-            loss = np.tensordot(w, p.curvature * (error * error), axes=(0, 0))
     if not np.all(np.isfinite(loss)):
         raise DivergenceError(
             "the meta-loss overflowed: some loss L(theta_t) along the trajectory is past ~1.8e308 "
             "although theta_t is finite; use fewer steps or a more stable phi"
         )
-    return float(loss) if np.ndim(loss) == 0 else loss
+    loss = np.asarray(loss, dtype=float) * np.ones(p.batch)  # the batch's shape even when no weight is nonzero
+    return _Kept(theta, grad, h, h_before, float(loss) if loss.ndim == 0 else loss)
 
 
 def unroll(phi, *, theta0, theta_star, steps, curvature=1.0) -> Trajectory:
@@ -163,17 +194,16 @@ def unroll(phi, *, theta0, theta_star, steps, curvature=1.0) -> Trajectory:
     [10.0, 9.0, 7.7]
     """
     p = _problem(phi, theta0, theta_star, steps, curvature)
-    theta, grad, h = _forward(p)
-    g = p.phi3 * h
-    return Trajectory(*(np.moveaxis(a, 0, -1) for a in (theta, grad, h, g)))
+    kept = _forward(p, keep=p.steps)
+    g = p.phi3 * kept.h
+    return Trajectory(*(np.moveaxis(a, 0, -1) for a in (kept.theta, kept.grad, kept.h, g)))
 
 
 def meta_loss(phi, *, theta0, theta_star, steps, curvature=1.0, weights=None):
-    """The meta-loss :math:`\\sum_t w_t L(\\theta_t)` alone (the forward pass only)."""
+    """The meta-loss :math:`\\sum_t w_t L(\\theta_t)` alone (the forward pass only, keeping no step)."""
     p = _problem(phi, theta0, theta_star, steps, curvature)
     w = _weights(weights, p.steps)
-    theta, _, _ = _forward(p)
-    return _loss(theta, p, w)
+    return _forward(p, keep=0, w=w).loss
 
 
 def meta_gradient(
@@ -216,8 +246,9 @@ def meta_gradient(
             raise ValueError(f"truncation must be between 1 and steps={p.steps}, got {k}")
     if not isinstance(first_order, (bool, np.bool_)):
         raise TypeError(f"first_order must be True or False, got {first_order!r}")
-    theta, grad, h = _forward(p)
-    loss = _loss(theta, p, w)
+    kept = _forward(p, keep=k, w=w)  # only the k steps the sweep reads are kept
+    theta, grad, h, loss = kept.theta, kept.grad, kept.h, kept.loss
+    start = p.steps - k  # row i of the kept arrays is step t = start + i
     c = p.curvature
     phi1_bar = phi2_bar = phi3_bar = np.zeros(p.batch)
     theta_bar = np.zeros(p.batch)  # adjoint of θ_{t+1}, from the losses at t+1..T
@@ -226,16 +257,17 @@ def meta_gradient(
         for t in reversed(range(p.steps - k, p.steps)):
             # 𝓛 = Σ w_t c (θ_t − θ*)²: the loss at step t+1 adds to θ̄_{t+1}
             w_t = (1.0 if t == p.steps - 1 else 0.0) if w is None else w[t]
+            i = t - start
             if w_t:
-                theta_bar = theta_bar + w_t * 2.0 * c * (theta[t + 1] - p.theta_star)
+                theta_bar = theta_bar + w_t * 2.0 * c * (theta[i + 1] - p.theta_star)
             # θ_{t+1} = θ_t + g_t
             g_bar = theta_bar  # and θ̄ passes through to θ_t unchanged
             # g_t = φ3 h_t
-            phi3_bar = phi3_bar + g_bar * h[t]
+            phi3_bar = phi3_bar + g_bar * h[i]
             h_bar = h_bar_next + p.phi3 * g_bar
             # h_t = φ1 ∇_t + φ2 h_{t−1}
-            phi1_bar = phi1_bar + h_bar * grad[t]
-            phi2_bar = phi2_bar + h_bar * (h[t - 1] if t > 0 else 0.0)  # h_{−1} = 0
+            phi1_bar = phi1_bar + h_bar * grad[i]
+            phi2_bar = phi2_bar + h_bar * (h[i - 1] if i > 0 else kept.h_before)  # h_{−1} = 0
             grad_bar = p.phi1 * h_bar
             h_bar_next = p.phi2 * h_bar
             # ∇_t = 2c(θ_t − θ*); first order: ∇_t is an input, nothing flows back through it

@@ -34,7 +34,7 @@ import numpy as np
 from . import sweep, validate
 from .meta_optimizers import ADAM_B1, ADAM_B2, ADAM_EPS, adam, apply
 from .sweep import MetaGradient, Trajectory
-from .train import meta_train_loop
+from .train import check_work, meta_train_loop
 from .validate import DivergenceError
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "TaskTraining",
     "meta_train_tasks",
     "stability_limit",
+    "MAX_WORK",
 ]
 
 
@@ -107,6 +108,7 @@ def sample_tasks(n, *, seed, curvature=(0.5, 2.0), theta_star=(-10.0, 10.0), the
     all independent. The same ``seed`` gives the same tasks.
     """
     n = validate.count("n", n, minimum=1)
+    validate.memory(3 * n, f"3 numbers per task (n={n})")
     seed = validate.seed("seed", seed)
     c_lo, c_hi = _check_range("curvature", curvature, positive=True)
     s_lo, s_hi = _check_range("theta_star", theta_star)
@@ -119,9 +121,12 @@ def sample_tasks(n, *, seed, curvature=(0.5, 2.0), theta_star=(-10.0, 10.0), the
 def check_tasks(tasks) -> QuadraticTasks:
     """``tasks`` if it is a well-formed :class:`QuadraticTasks`: TypeError or ValueError otherwise."""
     validate.instance("tasks", tasks, QuadraticTasks, " (see sample_tasks, make_tasks)")
-    if any(np.ndim(a) != 1 for a in tasks) or not (len(tasks.curvature) == len(tasks.theta_star) == len(tasks.theta0)):
-        raise ValueError("tasks must hold three 1-D arrays of equal length (use make_tasks)")
-    return tasks
+    arrays = [validate.real_array(f"tasks.{name}", value) for name, value in zip(("curvature", "theta_star", "theta0"), tasks)]
+    if any(a.ndim != 1 for a in arrays) or not len(arrays[0]) == len(arrays[1]) == len(arrays[2]) >= 1:
+        raise ValueError("tasks must hold three non-empty 1-D arrays of equal length (use make_tasks)")
+    if np.any(arrays[0] <= 0):
+        raise ValueError(f"tasks.curvature must be positive, got {tasks.curvature!r}")
+    return QuadraticTasks(*arrays)
 
 
 def _on_tasks(tasks):
@@ -217,6 +222,11 @@ class TaskTraining(NamedTuple):
     grad: np.ndarray
 
 
+#: The most inner steps, iterations x steps, of one :func:`meta_train_tasks` call (about 5 us a
+#: step for the batch of tasks: 10**6 is seconds).
+MAX_WORK = 10**6
+
+
 def meta_train_tasks(
     phi, *, tasks, steps, iterations, eta=0.01, weights=None, b1=ADAM_B1, b2=ADAM_B2, eps=ADAM_EPS
 ) -> TaskTraining:
@@ -234,7 +244,8 @@ def meta_train_tasks(
     """
     current = validate.one_phi(phi)
     check_tasks(tasks)
-    validate.count("steps", steps)
+    check_work(iterations=iterations, steps=steps, limit=MAX_WORK,
+               per="about 5 us a step for the batch of tasks, plus 50 us an iteration")
     eta = validate.positive("eta", eta)
     optimizer = adam(eta, b1=b1, b2=b2, eps=eps)
 

@@ -21,7 +21,7 @@ from .core import meta_gradient
 from .document import ETA, PHI_OLD, STEPS, THETA0, THETA_STAR
 from .validate import DivergenceError
 
-__all__ = ["MetaTraining", "meta_step", "meta_train", "meta_train_loop"]
+__all__ = ["MetaTraining", "meta_step", "meta_train", "meta_train_loop", "MAX_ITERATIONS", "MAX_WORK"]
 
 
 def meta_step(phi, *, grad, eta=ETA) -> np.ndarray:
@@ -69,6 +69,7 @@ def meta_train(phi=PHI_OLD, *, eta=ETA, iterations=100, theta0=THETA0, theta_sta
         For bad input.
     """
     eta = validate.positive("eta", eta)
+    check_work(iterations=iterations, steps=steps)
     return meta_train_loop(
         phi,
         gradient=lambda current: meta_gradient(current, theta0=theta0, theta_star=theta_star, steps=steps),
@@ -76,6 +77,24 @@ def meta_train(phi=PHI_OLD, *, eta=ETA, iterations=100, theta0=THETA0, theta_sta
         iterations=iterations,
         context=f" with eta={eta}", advice=". A smaller meta step size eta keeps it stable.",
     )
+
+
+#: The most iterations of meta-training in one call (the record keeps 7 numbers per phi per iteration).
+MAX_ITERATIONS = 10**6
+#: The most inner steps, iterations x steps, a meta-training call runs on the book's problem
+#: (about 0.4 us a step plus 20 us an iteration for one phi: 10**7 is seconds to a minute).
+MAX_WORK = 10**7
+
+
+def check_work(*, iterations, steps, limit=MAX_WORK, per="about 0.4 us a step plus 20 us an iteration for one phi"):
+    """Refuse up front a meta-training run of more than ``limit`` inner steps in all (iterations x steps)."""
+    iterations = validate.count("iterations", iterations, maximum=MAX_ITERATIONS, why=_ITERATIONS)
+    steps = validate.count("steps", steps)
+    validate.work(limit, f"each iteration runs the {steps}-step inner loop and its meta-gradient ({per})",
+                  iterations=iterations, steps=steps)
+
+
+_ITERATIONS = "the record keeps 7 numbers per phi per iteration, and each iteration costs at least ~20 us"
 
 
 def meta_train_loop(
@@ -88,12 +107,14 @@ def meta_train_loop(
     iteration 0 being the start. A DivergenceError from either is raised again
     naming the iteration, with ``context`` after the iteration and ``advice`` at the end.
     """
-    iterations = validate.count("iterations", iterations)
+    iterations = validate.count("iterations", iterations, maximum=MAX_ITERATIONS, why=_ITERATIONS)
     gradient = validate.callable_("gradient", gradient)
     step = validate.callable_("step", step)
     context = validate.instance("context", context, str)
     advice = validate.instance("advice", advice, str)
     current = validate.phi(phi)
+    validate.memory(7 * (iterations + 1) * max(current.size // 3, 1),
+                    f"7 numbers per phi per iteration (iterations={iterations}, {current.size // 3} phi)")
     phis, losses, grads = [], [], []
     for k in range(int(iterations) + 1):
         try:

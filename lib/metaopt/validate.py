@@ -50,6 +50,9 @@ __all__ = [
     "finite_results",
     "difference_step",
     "STEP_FLOOR_ULPS",
+    "work",
+    "memory",
+    "MAX_VALUES",
 ]
 
 
@@ -129,6 +132,47 @@ def count(name: str, value, minimum: int = 0, maximum: int | None = None, why: s
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}{': ' + why if why else ''}; got {value!r}")
     return int(value)
+
+
+def work(limit: int, why: str, **counts: int) -> None:
+    """Refuse up front a call whose work, the product of its (already checked) ``counts``, exceeds ``limit``.
+
+    The counts are what the call repeats one after another (steps, iterations, grid points); a
+    count of 0 counts as 1 (a call with ``steps=0`` still runs its iterations). ``why`` says what
+    one unit costs, so the message tells the caller what the request would have taken:
+
+    >>> work(10**7, "about 0.2 us a step here", steps=10**9)
+    Traceback (most recent call last):
+        ...
+    ValueError: steps must be <= 10000000: about 0.2 us a step here; got 1000000000
+    """
+    total = 1
+    for value in counts.values():
+        total *= max(int(value), 1)
+    if total > limit:
+        names = " × ".join(counts)
+        given = " × ".join(str(v) for v in counts.values())
+        got = given if len(counts) == 1 else f"{given} = {total}"
+        raise ValueError(f"{names} must be <= {limit}: {why}; got {got}")
+
+
+#: The most float64 values a call may keep at once (1 GiB); :func:`memory` refuses more up front.
+MAX_VALUES = 2**27
+
+
+def memory(values: int, what: str, limit: int = MAX_VALUES) -> None:
+    """Refuse up front a call that would keep more than ``limit`` float64 values (default 1 GiB).
+
+    ``what`` names the arguments the size comes from and how, so the caller knows which to shrink:
+
+    >>> memory(4 * 10**9, "2 x steps x batch (steps=10**6, a batch of 2000 phi)")
+    Traceback (most recent call last):
+        ...
+    ValueError: this call would keep 4000000000 values (29.8 GiB): 2 x steps x batch (steps=10**6, a batch of 2000 phi); the limit is 134217728 values (1 GiB)
+    """
+    if values > limit:
+        raise ValueError(f"this call would keep {values} values ({values * 8 / 2**30:.3g} GiB): {what}; "
+                         f"the limit is {limit} values ({limit * 8 / 2**30:.3g} GiB)")
 
 
 def seed(name: str, value) -> int:
