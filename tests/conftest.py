@@ -21,6 +21,7 @@ LONGEST_FIRST = (
     "tests/test_digits.py",  # ~35 s
     "tests/test_promise.py",  # ~30 s
     "tests/test_properties.py",  # ~25 s
+    "tests/test_fuzz.py",  # ~30 s
     "tests/test_policy.py",
     "tests/test_lstm.py",
     "chapters/09_autodiff.ipynb",

@@ -86,7 +86,11 @@ def test_quadratic_step_sizes_minimize_the_model():
     etas = np.linspace(0, 2 * largest, 2001)
     assert etas[np.argmin([model(e) for e in etas])] == pytest.approx(best, rel=2e-3)
     assert model(largest) == pytest.approx(0.0, abs=1e-12 * (g @ g) * largest)
-    assert landscape.quadratic_step_sizes(g, hessian=-H) == (float("inf"), float("inf"))
+    for flat in (-H, np.zeros((3, 3))):  # no minimum along g: no step size, and no inf returned for one
+        with pytest.raises(ValueError, match=r"^the curvature g\^T H g = -?[\d.e+-]+ of hessian along grad is not positive"):
+            landscape.quadratic_step_sizes(g, hessian=flat)
+    with pytest.raises(ValueError, match="along grad is not positive"):
+        landscape.quadratic_step_sizes(np.zeros(3), hessian=H)
 
 
 def test_quadratic_step_sizes_old_positional_call_raises():

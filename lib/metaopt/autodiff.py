@@ -138,7 +138,7 @@ def _weights(weights, steps, dtype):
         return None
     w = weights if _traced(weights) else validate.real_array("weights", weights)
     if w.shape != (steps,):
-        raise ValueError(f"weights must hold one weight w_t per step t = 1..T ({steps}), got shape {w.shape}")
+        raise ValueError(f"weights must hold one weight w_t per step t = 1..T (steps={steps}), got shape {w.shape}")
     return jnp.asarray(w, dtype=dtype)
 
 

@@ -55,7 +55,7 @@ def run_optimizer(optimizer, *, tasks, steps, name="the optimizer") -> np.ndarra
     c, ts, t0 = check_tasks(tasks)
     steps = validate.count("steps", steps, maximum=MAX_STEPS, why=_PER_STEP)
     name = validate.instance("name", name, str)
-    validate.memory((steps + 1) * 2 * max(c.size, 1), f"theta for {steps} steps, twice, on {c.size} tasks")
+    validate.memory((steps + 1) * 2 * max(c.size, 1), f"theta at every step, twice (steps={steps}, on {c.size} tasks)")
     theta = np.empty((steps + 1,) + c.shape)
     theta[0] = t0
     step = apply(optimizer, params=theta[0])
@@ -199,6 +199,8 @@ def tune(run: Callable, *, tasks, steps, grid) -> GridSearch:
             scores[index] = float(np.mean(summed_loss(run(tasks, steps=steps, **point), tasks=tasks)))
         except DivergenceError:
             scores[index] = np.inf
+        except (TypeError, ValueError) as error:  # the runner refused this point: say which point of the grid
+            raise type(error)(f"grid point {point}: {error}") from None
     if not np.isfinite(scores).any():
         raise DivergenceError(f"every point of the grid over {', '.join(names)} diverged on the tasks")
     best_index = np.unravel_index(int(np.argmin(scores)), scores.shape)

@@ -147,7 +147,7 @@ def sample_tasks(n: int, *, seed: int, steps: int = STEPS, split: str = "train",
     """
     n, steps = validate.count("n", n, minimum=1), validate.count("steps", steps, minimum=1)
     validate.memory(n * (MLP_SIZE + MINIBATCH * (steps + 1)),
-                    f"each network's start and the indices of its {steps + 1} minibatches (n={n})")
+                    f"each network's start and its minibatches' indices (n={n}, steps={steps})")
     split, activation = validate.choice("split", split, SPLITS), validate.choice("activation", activation, ACTIVATIONS)
     return _draw(np.random.default_rng(validate.seed("seed", seed)), n, steps, split, activation)
 

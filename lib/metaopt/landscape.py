@@ -79,7 +79,9 @@ def quadratic_step_sizes(grad, *, hessian) -> StepSizes:
     r"""What the quadratic model says about steps :math:`-\eta\,g` along ``grad``, with the Hessian ``hessian`` :math:`H`:
     ``StepSizes(eta_max, eta_best)`` with :math:`\eta_{best} = g^\top g / g^\top H g` and :math:`\eta_{max} = 2\eta_{best}`.
 
-    Returns ``(inf, inf)`` if the curvature :math:`g^\top H g` along ``grad`` is not positive.
+    If the curvature :math:`g^\top H g` along ``grad`` is not positive (``grad`` zero, or ``hessian``
+    not positive along it), the model has no minimum along ``grad`` and there is no such step
+    size: ValueError, naming both.
     """
     g = validate.one_phi(grad, name="grad")
     H = validate.real_array("hessian", hessian)
@@ -87,12 +89,13 @@ def quadratic_step_sizes(grad, *, hessian) -> StepSizes:
         raise ValueError(f"hessian must have shape (3, 3), got {H.shape}")
     with np.errstate(all="ignore"):
         curvature, length = float(g @ H @ g), float(g @ g)
-        best = length / curvature if curvature > 0 else float("inf")
-    if not (np.isfinite(curvature) and np.isfinite(length) and (curvature <= 0 or np.isfinite(best))):
+        best = length / curvature if curvature > 0 else 0.0
+    if not (np.isfinite(curvature) and np.isfinite(length) and np.isfinite(2.0 * best)):
         raise validate.DivergenceError("quadratic_step_sizes: g^T H g or g^T g left the floating-point range "
                                        "(grad or hessian too large or too small for float64)")
     if curvature <= 0:
-        return StepSizes(float("inf"), float("inf"))
+        raise ValueError(f"the curvature g^T H g = {curvature:.3g} of hessian along grad is not positive: the "
+                         "quadratic model has no minimum along grad, so no largest or best step size")
     return StepSizes(2.0 * best, best)
 
 
@@ -107,7 +110,7 @@ def loss_slice(center, *, i, j, u, v, theta0=THETA0, theta_star=THETA_STAR, step
     if {i, j} - {0, 1, 2} or i == j:
         raise ValueError(f"i and j must be two different parameter indices in 0, 1, 2, got i={i}, j={j}")
     u, v = validate.vector("u", u), validate.vector("v", v)
-    validate.memory(5 * u.size * v.size, f"5 values per grid point ({v.size} x {u.size} points)")
+    validate.memory(5 * u.size * v.size, f"5 values per grid point (a grid of v x u = {v.size} x {u.size} points)")
     U, V = np.meshgrid(u, v)
     phi = np.broadcast_to(center, U.shape + (3,)).copy()
     phi[..., i] = U

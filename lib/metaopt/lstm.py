@@ -434,7 +434,8 @@ def _train_args(tasks, iterations, steps, truncation, lr, seed, n):
     iterations, steps = validate.count("iterations", iterations), validate.count("steps", steps, minimum=1)
     validate.work(MAX_WORK, "each epoch unrolls `steps` steps and their gradient in JAX, about 0.3 ms a step "
                   "(the book trains 300 x 100)", iterations=iterations, steps=steps)
-    validate.memory(120 * validate.count("n", n, minimum=1), "about 120 values per function of the batch n")
+    n = validate.count("n", n, minimum=1)
+    validate.memory(120 * n, f"about 120 values per function of the batch (n={n})")
     return dict(tasks=_check_tasks(tasks), iterations=iterations, steps=steps,
                 truncation=validate.count("truncation", truncation, minimum=1),
                 lr=validate.positive("lr", lr), seed=validate.seed("seed", seed), n=validate.count("n", n, minimum=1))

@@ -115,7 +115,7 @@ def _weights(weights, steps) -> np.ndarray | None:
         return None
     w = validate.real_array("weights", weights)
     if w.shape != (steps,):
-        raise ValueError(f"weights must hold one weight w_t per step t = 1..T ({steps}), got shape {w.shape}")
+        raise ValueError(f"weights must hold one weight w_t per step t = 1..T (steps={steps}), got shape {w.shape}")
     return w
 
 
@@ -136,7 +136,7 @@ def _forward(p: _Problem, keep: int, w=None) -> _Kept:
     Raises DivergenceError naming the step if theta or the loss leaves the floating-point range.
     """
     validate.memory(3 * keep * max(int(np.prod(p.batch, dtype=np.int64)), 1),
-                    f"the last {keep} steps of the inner loop, 3 values per step per phi")
+                    f"3 values per kept step per phi (steps={p.steps}, keeping the last {keep}: all, or the truncation)")
     start = p.steps - keep
     theta = np.empty((keep + 1,) + p.batch)
     grad = np.empty((keep,) + p.batch)
