@@ -153,12 +153,32 @@ def test_convergence_map_layout():
     assert grid.shape == (5, 7)
     for i, b in enumerate(betas):
         for j, a in enumerate(alphas):
-            assert grid[i, j] == pytest.approx(dynamics.spectral_radius((a, b, -1.0)), rel=1e-14)
+            # heavy ball on (theta - theta*)^2: e_{t+1} = e_t - 2 a e_t + b (e_t - e_{t-1}), so the state
+            # (e_t, e_{t-1}) is multiplied by this matrix at every step, written here from the recurrence
+            M = np.array([[1 - 2 * a + b, -b], [1.0, 0.0]])
+            assert grid[i, j] == pytest.approx(np.max(np.abs(np.linalg.eigvals(M))), rel=1e-12)
 
 
-def test_phi_from_momentum_round_trip():
-    phi = dynamics.phi_from_momentum(0.3, beta=0.6, phi3=-2.0)
-    assert dynamics.momentum_params(phi) == pytest.approx((0.3, 0.6))
+@pytest.mark.parametrize("seed", range(5))
+def test_phi_from_momentum_runs_heavy_ball(seed):
+    """phi_from_momentum's optimizer is heavy ball with that alpha and beta: its trajectory (the
+    exact RNN loop of tests/reference.py) equals the exact heavy-ball recurrence written here,
+    theta_{t+1} = theta_t - alpha grad_t + beta (theta_t - theta_{t-1}), in rationals; and
+    momentum_params reads alpha and beta back. Random alpha, beta and phi3, nobody's choice."""
+    rng = np.random.default_rng(seed)
+    alpha, beta, phi3 = rng.uniform(0.01, 0.5), rng.uniform(0.0, 0.95), rng.choice([-1, 1]) * rng.uniform(0.2, 3)
+    phi = dynamics.phi_from_momentum(alpha, beta=beta, phi3=phi3)
+    theta0, theta_star = 10.0, 5.0
+    rnn = ref.forward(phi.tolist(), theta0, theta_star, 6, number=Fraction).theta
+    a, b = Fraction(alpha), Fraction(beta)
+    # phi's floats round alpha = -phi1 phi3 by at most an ulp or two of phi1: compare to 1e-12
+    heavy = [Fraction(theta0), Fraction(theta0)]  # theta_{-1} = theta_0
+    for _ in range(6):
+        now, before = heavy[-1], heavy[-2]
+        heavy.append(now - a * 2 * (now - Fraction(theta_star)) + b * (now - before))
+    np.testing.assert_allclose([float(v) for v in rnn], [float(v) for v in heavy[1:]], rtol=1e-12)
+    assert dynamics.momentum_params(phi) == pytest.approx((alpha, beta), rel=1e-15)
+    assert phi[2] == phi3 and phi[1] == beta
     with pytest.raises(ValueError, match="phi3"):
         dynamics.phi_from_momentum(0.3, beta=0.6, phi3=0.0)
 

@@ -326,7 +326,7 @@ def test_meta_loss_overflow_raises():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for func in (metaopt.meta_loss, metaopt.meta_gradient):
-            with pytest.raises(DivergenceError):
+            with pytest.raises(DivergenceError, match=r"^the meta-loss \(theta_400 - theta_star\)\^2 overflowed after the last step t=399"):
                 func(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)
         traj = metaopt.unroll(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)
     assert np.all(np.isfinite(traj.theta))

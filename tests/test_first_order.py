@@ -109,7 +109,7 @@ def test_symmetry_holds_for_first_order(case):
 def test_errors():
     with pytest.raises(ValueError, match="phi"):
         first_order.meta_gradient_first_order((1.0, 2.0))
-    with pytest.raises(metaopt.DivergenceError):
+    with pytest.raises(metaopt.DivergenceError, match=r"^the inner loop diverged: theta_\d+ left the finite"):
         first_order.meta_gradient_first_order((3.0, 0.9, -3.0), theta0=10.0, theta_star=5.0, steps=1000)
     with pytest.raises(ValueError, match="grads"):
         first_order.frozen_loss((0.1, 0.5, -1.0), grads=3.0)

@@ -117,7 +117,16 @@ def test_zero_loss_minimum_has_rank_one_hessian():
     phi = (0.25, -(1 + 2 * a) ** 2 / (2 * a), -1.0)
     lam = np.linalg.eigvalsh(landscape.hessian(phi))
     assert abs(lam[0]) < 1e-9 * lam[-1] and abs(lam[1]) < 1e-9 * lam[-1]
-    assert landscape.sharpness(phi) == pytest.approx(lam[-1])
+    # By hand: theta_2 - theta* = e0 r with e0 = 5 and r = (1 + 2a)^2 + 2 a phi2, a = phi1 phi3, so at a
+    # zero of r, H = 2 e0^2 grad(r) grad(r)^T and its one eigenvalue is 2 e0^2 |grad r|^2, where
+    # grad r = (2(1+2a) 2 phi3 + 2 phi2 phi3, 2a, 2(1+2a) 2 phi1 + 2 phi1 phi2) = (-3, -1/2, 3/4) here.
+    p1, p2, p3 = (Fraction(v) for v in phi)
+    a = p1 * p3
+    assert (1 + 2 * a) ** 2 + 2 * a * p2 == 0  # phi is on the zero-loss surface
+    grad_r = (4 * (1 + 2 * a) * p3 + 2 * p2 * p3, 2 * a, 4 * (1 + 2 * a) * p1 + 2 * p1 * p2)
+    by_hand = 2 * 25 * sum(g * g for g in grad_r)
+    assert by_hand == Fraction(3925, 8)  # 490.625
+    assert landscape.sharpness(phi) == pytest.approx(float(by_hand), rel=1e-12)
 
 
 def test_loss_slice_matches_fraction_loss():

@@ -186,14 +186,45 @@ def test_linear_rnn_is_heavy_ball_momentum():
         np.testing.assert_allclose(losses[:, t + 1], f, rtol=1e-10)
 
 
-def test_baselines_match_the_library_optimizers():
+def _replay(tasks, steps, update):
+    """The losses of T steps of ``update(g, state) -> (step, state)`` on each function, in plain numpy."""
+    theta, state, losses = tasks.theta0.copy(), None, []
+    for t in range(steps + 1):
+        r = np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y
+        losses.append(np.sum(r * r, axis=-1))
+        if t < steps:
+            g = 2.0 * np.einsum("nij,ni->nj", tasks.W, r)
+            step, state = update(g, state, t + 1)
+            theta = theta + step
+    return np.stack(losses, axis=1)
+
+
+def test_baselines_match_their_update_rules_written_here():
+    """Each baseline's losses, all T + 1 of them, against its update rule written out in numpy
+    (the reference code's and optax's conventions), not against the library's optimizers."""
     tasks = lstm.sample_quadratics(3, seed=8)
-    losses = lstm.run_adam(tasks, steps=5, lr=0.05)
-    step = mo.apply(mo.adam(0.05), params=tasks.theta0)
-    theta = tasks.theta0
-    for t in range(5):
-        theta = step(theta, 2.0 * np.einsum("nij,ni->nj", tasks.W, np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y))
-    np.testing.assert_allclose(losses[:, -1], np.sum((np.einsum("nij,nj->ni", tasks.W, theta) - tasks.y) ** 2, -1))
+    lr, beta, rho, b1, b2, eps = 0.05, 0.9, 0.9, 0.9, 0.999, 1e-8
+
+    def sgd(g, state, k):
+        return -lr * g, None
+
+    def rmsprop(g, v, k):
+        v = (0 if v is None else rho * v) + (1 - rho) * g * g
+        return -lr * g / (np.sqrt(v) + eps), v
+
+    def nag(g, velocity, k):
+        velocity = (0 if velocity is None else beta * velocity) + g
+        return -lr * (g + beta * velocity), velocity
+
+    def adam(g, state, k):
+        m, v = (0, 0) if state is None else state
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        return -lr * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + eps), (m, v)
+
+    for run, rule, options in ((lstm.run_sgd, sgd, {}), (lstm.run_rmsprop, rmsprop, {}),
+                               (lstm.run_nag, nag, dict(beta=beta)), (lstm.run_adam, adam, {})):
+        np.testing.assert_allclose(run(tasks, steps=6, lr=lr, **options), _replay(tasks, 6, rule), rtol=1e-12,
+                                   err_msg=run.__name__)
 
 
 def test_tuned_values_are_inside_their_grids():

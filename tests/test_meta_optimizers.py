@@ -74,10 +74,17 @@ def test_sgd_training_is_the_exact_gradient_descent():
         phi = [p - eta * float(d) for p, d in zip(phi, exact.dloss)]
 
 
-def test_sgd_training_equals_meta_train():
-    a = mo.meta_train_with(metaopt.PHI_OLD, optimizer=mo.sgd(0.002), iterations=20)
-    b = metaopt.meta_train(metaopt.PHI_OLD, eta=0.002, iterations=20)
-    np.testing.assert_allclose(a.phi, b.phi, rtol=1e-13)
+def test_sgd_training_follows_the_exact_meta_gradient():
+    """Both SGD meta-trainers take 20 steps phi <- phi - eta * dL/dphi, with dL/dphi from the exact
+    reference (tests/reference.py: rationals, forward mode) at each float phi, not from metaopt."""
+    eta, phi, expected = 0.002, np.array(metaopt.PHI_OLD), [np.array(metaopt.PHI_OLD)]
+    for _ in range(20):
+        exact = ref.forward(phi.tolist(), 10.0, 5.0, 2)
+        phi = phi - eta * np.array([float(d) for d in exact.dloss])
+        expected.append(phi)
+    for record in (mo.meta_train_with(metaopt.PHI_OLD, optimizer=mo.sgd(eta), iterations=20),
+                   metaopt.meta_train(metaopt.PHI_OLD, eta=eta, iterations=20)):
+        np.testing.assert_allclose(record.phi, expected, rtol=1e-12)
 
 
 def test_custom_gradient_is_used():
