@@ -95,7 +95,7 @@ def test_adam_decay_rates_are_b1_b2():
         expected = plain_adam(tasks.curvature[j], tasks.theta_star[j], tasks.theta0[j], 9, 0.1, b1=0.5, b2=0.9, eps=1e-4)
         np.testing.assert_allclose(theta[j], expected, rtol=1e-12, atol=1e-12)
     for old in ("beta1", "beta2"):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'beta[12]'"):
             bl.run_adam(tasks, steps=3, lr=0.1, **{old: 0.5})
 
 
@@ -157,18 +157,18 @@ def test_divergence_raises_naming_the_step():
 
 def test_old_positional_calls_raise_type_error():
     tasks = tk.sample_tasks(3, seed=0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.run_sgd(tasks, 3, 0.1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.run_momentum(tasks, 3, 0.1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.run_adam(tasks, 3, 0.1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.run_learned((0.1, 0.5, -1.0), tasks, 3)
     theta = bl.run_sgd(tasks, steps=3, lr=0.1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.summed_loss(theta, tasks)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.tune_step_size(bl.run_sgd, tasks, 3, [0.1])
 
 
@@ -288,5 +288,5 @@ def test_tune_checks_its_grid():
         bl.tune(bl.run_momentum, tasks=tasks, steps=3, grid={"lr": [0.1], "betta": [0.5]})
     with pytest.raises(DivergenceError, match="every point of the grid"):
         bl.tune(bl.run_momentum, tasks=tasks, steps=400, grid={"lr": [1e3, 1e4], "beta": [0.0, 0.5]})
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         bl.tune(bl.run_sgd, tasks, 3, [0.1])

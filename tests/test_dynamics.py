@@ -185,15 +185,15 @@ def test_phi_from_momentum_runs_heavy_ball(seed):
 
 def test_old_positional_calls_raise_type_error():
     """alpha (or phi) is the only positional argument; the old positional calls raise TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         dynamics.phi_from_momentum(1.2, 0.1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         dynamics.heavy_ball(0.1, 0.5, 10.0, 5.0, 2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         dynamics.convergence_map([0.1, 0.2], [0.0, 0.5])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         dynamics.zero_loss_phi2(0.1, -1.0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         dynamics.spectral_radius(metaopt.PHI_OLD, 2.0)
 
 

@@ -230,18 +230,18 @@ def test_finite_difference_bad_eps():
 @pytest.mark.parametrize("func", WITH_FD, ids=WITH_FD_IDS)
 def test_old_positional_problem_is_a_type_error(func):
     """phi is the only positional argument: the old call func(phi, theta0, theta_star, steps) raises TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         func(GOOD["phi"], GOOD["theta0"], GOOD["theta_star"], GOOD["steps"])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         func(GOOD["phi"], GOOD["theta0"])
 
 
 def test_old_positional_meta_calls_are_type_errors():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         metaopt.meta_step(metaopt.PHI_OLD, metaopt.ASSUMED_GRADIENT, 0.01)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         metaopt.meta_step(metaopt.PHI_OLD, metaopt.ASSUMED_GRADIENT)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         metaopt.meta_train(metaopt.PHI_OLD, 0.001, 2)
 
 

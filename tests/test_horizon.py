@@ -225,9 +225,9 @@ def test_spectral_radius_lives_in_dynamics_only():
 
 
 def test_truncation_is_required_and_keyword_only():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="required keyword-only argument: 'truncation'"):
         horizon.truncated_meta_gradient((0.1, 0.5, -1.0))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.truncated_meta_gradient((0.1, 0.5, -1.0), 1)
     with pytest.raises(ValueError, match="truncation"):
         horizon.truncated_meta_gradient((0.1, 0.5, -1.0), truncation=3, steps=2)
@@ -238,13 +238,13 @@ def test_truncation_is_required_and_keyword_only():
 
 
 def test_old_positional_calls_raise_type_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.meta_gradient_norms((0.1, 0.5, -1.0), [1, 2])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.closed_form_size(2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.bptt_tape(2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.es_gradient(lambda x: x.sum(-1), np.zeros(3), 0.1, 10, 0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         horizon.smoothed_meta_loss((0.1, 0.5, -1.0), 0.1)

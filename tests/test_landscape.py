@@ -95,7 +95,7 @@ def test_quadratic_step_sizes_minimize_the_model():
 
 def test_quadratic_step_sizes_old_positional_call_raises():
     """The order of the result changed (it was (eta_best, eta_max)); the old positional call raises TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         landscape.quadratic_step_sizes(np.ones(3), np.eye(3))
     # g = (1, 1, 1), H = I: eta_best = g.g / g.H.g = 1, eta_max = 2
     assert landscape.quadratic_step_sizes(np.ones(3), hessian=np.eye(3)) == (2.0, 1.0)
@@ -103,11 +103,11 @@ def test_quadratic_step_sizes_old_positional_call_raises():
 
 def test_old_positional_problem_raises():
     """hessian(phi, steps, theta0, theta_star) was positional; now only phi is."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         landscape.hessian(metaopt.PHI_OLD, 2, 10.0, 5.0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         landscape.hessian_symbolic(2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         landscape.loss_slice(np.array(metaopt.PHI_OLD), 0, 2, [0.1], [-1.0])
 
 

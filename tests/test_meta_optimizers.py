@@ -145,13 +145,13 @@ def test_bad_training_arguments():
 
 def test_old_positional_calls_raise_type_error():
     """phi is the only positional argument of meta_train_with; the old order (optimizer, phi) raises TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         mo.meta_train_with(mo.sgd(0.001), metaopt.PHI_OLD, iterations=3)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         mo.adam(0.01, 0.9, 0.999, 1e-8)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         mo.momentum(0.01, 0.9)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         mo.apply(mo.sgd(0.1), np.zeros(3))
 
 

@@ -386,11 +386,11 @@ def test_one_order_for_step_sizes():
 def test_same_mistake_same_error():
     """The issue's examples: the same bad value is the same error in every function."""
     for call_ in (lambda: metaopt.meta_train(eta="x"), lambda: metaopt.baselines.run_sgd(TASKS, steps=2, lr="x")):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match=r"^(eta|lr) must be a real number, got .x. \(str\)$"):
             call_()
     for call_ in (lambda: metaopt.tasks.sample_tasks(2.5, seed=0),
                   lambda: metaopt.horizon.es_gradient(_square_losses, phi=PHI_OLD, sigma=0.1, pairs=2.5, seed=0)):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match=r"^(n|pairs) must be an integer, got 2.5 \(float\)$"):
             call_()
 
 

@@ -176,15 +176,15 @@ def test_loss_along_at_another_phi():
 
 def test_old_positional_calls_raise_type_error():
     """The subject is the only positional argument: the old positional calls now raise TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         symbolic.meta_gradient(2, 10, 5)  # old (steps, theta0, theta_star)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         symbolic.unroll(2, 10, 5)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="required keyword-only argument: 'direction'"):
         symbolic.loss_along(TRUE_GRAD)  # old loss_along(direction): direction is now keyword-only
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="required keyword-only argument: 'direction'"):
         symbolic.step_sizes(TRUE_GRAD)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         symbolic.exact(0.1, "theta0")  # name is keyword-only
 
 

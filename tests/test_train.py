@@ -82,9 +82,9 @@ def test_defaults():
 
 def test_old_positional_call_is_a_type_error():
     """Only phi is positional: the old positional call meta_train(phi, eta, iterations, ...) raises TypeError."""
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         metaopt.meta_train(metaopt.PHI_OLD, 0.001, 3, 10.0, 5.0, 2)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="positional argument"):
         metaopt.meta_step(metaopt.PHI_OLD, (15.0, 8.0, -10.0), 0.01)
 
 
@@ -155,5 +155,5 @@ def test_meta_train_loop_bad_arguments():
         train.meta_train_loop(metaopt.PHI_OLD, **dict(good, iterations=2.5))
     with pytest.raises(ValueError, match="phi"):
         train.meta_train_loop((0.1, 0.5), **good)
-    with pytest.raises(TypeError):  # old order (phi, iterations, gradient, step), positionally
+    with pytest.raises(TypeError, match="positional argument"):  # old order (phi, iterations, gradient, step), positionally
         train.meta_train_loop(metaopt.PHI_OLD, 1, good["gradient"], good["step"])
