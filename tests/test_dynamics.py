@@ -3,6 +3,7 @@ checked against the exact Fraction loop, a plain complex-arithmetic root formula
 LAPACK eigenvalues, long unrolls, and sympy."""
 
 import cmath
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -231,6 +232,17 @@ def test_zero_loss_beta_matches_phi2():
         assert dynamics.zero_loss_beta(alpha) == pytest.approx(dynamics.zero_loss_phi2(alpha, phi3=-1.0), rel=1e-14)
 
 
+@pytest.mark.parametrize("alpha", [0.2, 0.25, 0.5, 1.3, 0.0625])
+def test_zero_loss_beta_makes_the_meta_loss_zero(alpha):
+    """Independently of both formulas: with phi = (alpha, zero_loss_beta(alpha), -1), the exact
+    two-step loop (tests/reference.py, rationals) lands within rounding of theta* (the float beta
+    is rounded, so the exact loss is of the order of its rounding, not zero)."""
+    beta = dynamics.zero_loss_beta(alpha)
+    assert ref.loss((alpha, beta, -1.0), 10.0, 5.0, 2) < Fraction(1, 10**25)
+    # one by hand: alpha = 1/4 gives (1 - 1/2)^2 / (1/2) = 1/2
+    assert dynamics.zero_loss_beta(0.25) == 0.5
+
+
 @pytest.mark.parametrize("case", ref.random_cases(40, seed=60))
 def test_symmetry_identity_exact(case):
     """phi1 dL/dphi1 == phi3 dL/dphi3, exactly, in the Fraction reference; and in the library's floats."""
@@ -278,3 +290,79 @@ def test_critical_beta_is_where_the_discriminant_vanishes():
         assert abs(above[0].imag) > 0 and abs(below[0].imag) == 0
         # in the complex region the spectral radius is sqrt(beta), whatever alpha is
         assert dynamics.spectral_radius((alpha, beta + 0.01, -1.0)) == pytest.approx((beta + 0.01) ** 0.5)
+
+
+# ---------------------------------------------------------------------------
+# what mutation testing (make mutate) found untested
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_heavy_ball_and_eigenvalues_at_other_curvatures(seed):
+    """At a curvature c != 1 (chapter 8's tasks), heavy ball is the exact recurrence on c(theta - theta*)^2
+    and its eigenvalues those of the matrix written here (every test used c = 1, where 2c = 2/c)."""
+    rng = np.random.default_rng(seed)
+    alpha, beta, c = rng.uniform(0.02, 0.4), rng.uniform(0.0, 0.9), rng.uniform(0.3, 3.0)
+    theta = dynamics.heavy_ball(alpha, beta=beta, theta0=10.0, theta_star=5.0, steps=8, curvature=c)
+    a, b, cc, ts = Fraction(alpha), Fraction(beta), Fraction(c), Fraction(5)
+    exact = [Fraction(10), Fraction(10)]  # theta_{-1} = theta_0
+    for _ in range(8):
+        now, before = exact[-1], exact[-2]
+        exact.append(now - a * 2 * cc * (now - ts) + b * (now - before))
+    np.testing.assert_allclose(theta, [float(v) for v in exact[1:]], rtol=1e-12)
+    # e_{t+1} = (1 - 2 c alpha + beta) e_t - beta e_{t-1}
+    M = np.array([[1 - 2 * c * alpha + beta, -beta], [1.0, 0.0]])
+    lam = dynamics.eigenvalues((alpha, beta, -1.0), curvature=c)
+    np.testing.assert_allclose(sorted(np.abs(lam)), sorted(np.abs(np.linalg.eigvals(M))), rtol=1e-12)
+    T = dynamics.transition_matrix((alpha, beta, -1.0), curvature=c)  # in its own coordinates: similar to M
+    np.testing.assert_allclose(sorted(np.abs(np.linalg.eigvals(T))), sorted(np.abs(np.linalg.eigvals(M))), rtol=1e-10)
+
+
+@pytest.mark.parametrize("func", ["heavy_ball", "transition_matrix", "eigenvalues"])
+@pytest.mark.parametrize("curvature", [0.0, -1.0])
+def test_a_curvature_that_is_not_positive_is_refused(func, curvature):
+    call = {"heavy_ball": lambda: dynamics.heavy_ball(0.1, beta=0.5, curvature=curvature),
+            "transition_matrix": lambda: dynamics.transition_matrix(metaopt.PHI_OLD, curvature=curvature),
+            "eigenvalues": lambda: dynamics.eigenvalues(metaopt.PHI_OLD, curvature=curvature)}[func]
+    with pytest.raises(ValueError, match=r"^curvature must be positive, got -?[\d.]+$"):
+        call()
+
+
+def test_heavy_ball_names_the_step_where_it_overflowed():
+    """The step in the message is the first theta that is not finite, found here by a plain float loop."""
+    alpha, beta = 3.0, 0.5
+    theta, before, first = 10.0, 10.0, None
+    for t in range(2000):
+        new = theta - alpha * 2.0 * (theta - 5.0) + beta * (theta - before)
+        before, theta = theta, new
+        if not math.isfinite(theta):
+            first = t
+            break
+    assert first is not None
+    with pytest.raises(metaopt.DivergenceError, match=rf"theta_{first + 1} left the finite range at step t={first}$"):
+        dynamics.heavy_ball(alpha, beta=beta, steps=2000)
+
+
+def test_heavy_ball_states_what_a_large_batch_would_keep():
+    """The refusal counts the values kept, 2 (steps + 1) per run: 200,000,200 for 100 runs of 10^6 steps."""
+    with pytest.raises(ValueError, match=r"^this call would keep 200000200 values \(1\.49 GiB\): the trajectory"):
+        dynamics.heavy_ball(np.full(100, 0.1), beta=0.5, steps=10**6)
+
+
+def test_momentum_params_gives_a_positive_zero():
+    """alpha = -phi1 phi3 is +0.0, not -0.0, when phi1 or phi3 is 0 (a -0.0 would print as '-0')."""
+    for phi in ((0.0, 0.5, -1.0), (0.1, 0.5, 0.0), np.array([[0.0, 0.5, -1.0], [-0.0, 0.5, 1.0]])):
+        alpha = np.asarray(dynamics.momentum_params(phi).alpha)
+        assert np.all(alpha == 0) and not np.any(np.signbit(alpha)), phi
+
+
+@pytest.mark.parametrize("func, subject, options", [
+    (dynamics.zero_loss_phi2, 0.2, dict(phi3=-1.0)), (dynamics.zero_loss_beta, 0.2, {}),
+    (dynamics.critical_beta, 0.2, {}), (dynamics.spectral_radius, (0.1, 0.5, -1.0), {}),
+])
+def test_one_value_in_one_float_out_an_array_in_an_array_out(func, subject, options):
+    """A scalar (or one phi) gives a Python float; a batch gives an array of the batch's shape."""
+    one = func(subject, **options)
+    assert type(one) is float
+    batch = func(np.stack([np.asarray(subject, dtype=float)] * 2), **options)
+    assert isinstance(batch, np.ndarray) and batch.shape == (2,) and np.all(batch == one)

@@ -287,3 +287,31 @@ def test_the_limits_are_where_the_book_works():
     with pytest.raises(ValueError):
         symbolic.unroll(steps=symbolic.MAX_STEPS + 1)
     assert len(horizon.bptt_tape(steps=3)) > 0
+
+
+def test_the_readme_states_the_limits_the_library_has():
+    """Every limit in the README's "Limits" table is the library's constant, and every constant that
+    limits a count (MAX_*, *_MAX_STEPS) is in the table: the table cannot drift from the code."""
+    import importlib
+    from pathlib import Path
+
+    import metaopt
+
+    text = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    section = text[text.index("## Limits: what a call may cost"):]
+    section = section[:section.index("\n## ", 5)]
+
+    def number(written):
+        written = written.replace(",", "")
+        base, _, power = written.partition("^")
+        return int(base) ** int(power) if power else int(base)
+
+    stated = {f"{m}.{name}": number(v) for m, name, v in re.findall(r"`(\w+)\.([A-Z_]+)` = ([\d,^]+)", section)}
+    for qualified, value in stated.items():
+        module, name = qualified.split(".")
+        assert getattr(importlib.import_module(f"metaopt.{module}"), name) == value, qualified
+    constants = {f"{m}.{name}" for m in policy.COMPUTATIONAL + ["validate"]
+                 for name in getattr(importlib.import_module(f"metaopt.{m}"), "__all__", [])
+                 if re.fullmatch(r"(\w+_)?MAX_\w+", name)}
+    assert constants <= set(stated), constants - set(stated)
+    assert metaopt.validate.MAX_VALUES == 2**27
