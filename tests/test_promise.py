@@ -315,3 +315,33 @@ def test_the_readme_states_the_limits_the_library_has():
                  if re.fullmatch(r"(\w+_)?MAX_\w+", name)}
     assert constants <= set(stated), constants - set(stated)
     assert metaopt.validate.MAX_VALUES == 2**27
+
+
+def test_the_issues_accepted_bad_inputs_are_refused():
+    """The bad inputs issue 16 found accepted (or refused with another library's error) are refused
+    with a named error: a complex or boolean sympy value, a theta0 that adds a batch axis to phi in
+    meta-training (it trained, then failed in numpy), a hand-built task with a negative curvature,
+    a Hessian past the horizon where its polynomials can be compiled (a RecursionError)."""
+    import sympy as sp
+
+    import metaopt
+    from metaopt import landscape, meta_optimizers, symbolic, tasks
+
+    cases = [
+        (lambda: symbolic.exact(1 + sp.I, name="value"), TypeError, r"^value must be real, got the complex number"),
+        (lambda: symbolic.exact(sp.true, name="value"), TypeError, r"^value must be a real number or a sympy"),
+        (lambda: symbolic.unroll(theta0=sp.I, theta_star=5.0, steps=2), TypeError, r"^theta0 must be real"),
+        (lambda: metaopt.meta_train(theta0=[10.0, 12.0], iterations=2), ValueError, r"^theta0 \(shape \(2,\)\) must"),
+        (lambda: meta_optimizers.meta_train_with(optimizer=meta_optimizers.sgd(0.01), theta_star=[1.0, 2.0]),
+         ValueError, r"^theta_star \(shape \(2,\)\) must broadcast to phi's batch shape \(\)"),
+        (lambda: tasks.unroll_tasks(metaopt.PHI_OLD, steps=2, tasks=tasks.QuadraticTasks(
+            np.array([-1.0]), np.array([5.0]), np.array([10.0]))), ValueError, r"^tasks\.curvature must be positive"),
+        (lambda: landscape.hessian(metaopt.PHI_OLD, steps=40), ValueError,
+         rf"^steps must be <= {landscape.HESSIAN_MAX_STEPS}: the Hessian's polynomials"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+    # a batch of phi, one per problem, still trains
+    record = metaopt.meta_train(np.tile(metaopt.PHI_OLD, (2, 1)), theta0=[10.0, 12.0], iterations=2)
+    assert record.phi.shape == (3, 2, 3)

@@ -27,7 +27,8 @@ from .core import meta_loss
 from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
 from .symbolic import StepSizes
 
-__all__ = ["hessian_symbolic", "hessian", "hessian_exact", "sharpness", "quadratic_step_sizes", "loss_slice"]
+__all__ = ["hessian_symbolic", "hessian", "hessian_exact", "sharpness", "quadratic_step_sizes", "loss_slice",
+           "HESSIAN_MAX_STEPS"]
 
 
 @lru_cache(maxsize=16)
@@ -37,8 +38,15 @@ def _hessian_cached(steps, theta0, theta_star):
     return H, sp.lambdify(symbolic.PHI, H, modules="numpy")
 
 
+#: The longest horizon the Hessian's polynomials are built for (about 15 s at T = 16; past T = 30
+#: the expanded polynomials are too deep for Python to compile at all).
+HESSIAN_MAX_STEPS = 20
+
+
 def _hessian(theta0, theta_star, steps):
-    steps = validate.count("steps", steps)
+    steps = validate.count("steps", steps, maximum=HESSIAN_MAX_STEPS,
+                           why="the Hessian's polynomials take about 15 s to build at T = 16 and cannot be "
+                               "compiled past T = 30")
     return _hessian_cached(steps, symbolic.exact(theta0, name="theta0"), symbolic.exact(theta_star, name="theta_star"))
 
 

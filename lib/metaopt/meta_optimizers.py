@@ -29,7 +29,7 @@ import numpy as np
 from . import validate
 from .core import meta_gradient
 from .document import PHI_OLD, STEPS, THETA0, THETA_STAR
-from .train import MetaTraining, check_work, meta_train_loop
+from .train import MetaTraining, check_problem, check_work, meta_train_loop
 from .validate import DivergenceError
 
 __all__ = [
@@ -178,6 +178,7 @@ def meta_train_with(
     optimizer = validate.instance("optimizer", optimizer, Optimizer, " (e.g. sgd(lr) or adam(lr))")
     gradient = validate.callable_("gradient", gradient)
     check_work(iterations=iterations, steps=steps)
+    check_problem(phi, theta0=theta0, theta_star=theta_star)
     return meta_train_loop(
         phi,
         gradient=lambda current: gradient(current, theta0=theta0, theta_star=theta_star, steps=steps),

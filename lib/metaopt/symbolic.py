@@ -53,6 +53,10 @@ def exact(value, *, name: str = "value") -> sp.Expr:
     """``value`` as an exact sympy number (or symbol); floats by their shortest decimal form."""
     validate.instance("name", name, str)
     if isinstance(value, sp.Basic):
+        if not isinstance(value, sp.Expr):  # sympy's true, a relation, a set: not a number
+            raise TypeError(f"{name} must be a real number or a sympy expression, got {value!r}")
+        if value.is_number and value.is_real is False and value.is_finite is not False:
+            raise TypeError(f"{name} must be real, got the complex number {value}")
         if value.is_number and not value.is_finite:
             raise ValueError(f"{name} must be finite, got {value}")
         if isinstance(value, sp.Float):  # a decimal, taken as the fraction it shows

@@ -70,6 +70,7 @@ def meta_train(phi=PHI_OLD, *, eta=ETA, iterations=100, theta0=THETA0, theta_sta
     """
     eta = validate.positive("eta", eta)
     check_work(iterations=iterations, steps=steps)
+    check_problem(phi, theta0=theta0, theta_star=theta_star)
     return meta_train_loop(
         phi,
         gradient=lambda current: meta_gradient(current, theta0=theta0, theta_star=theta_star, steps=steps),
@@ -84,6 +85,21 @@ MAX_ITERATIONS = 10**6
 #: The most inner steps, iterations x steps, a meta-training call runs on the book's problem
 #: (about 0.4 us a step plus 20 us an iteration for one phi: 10**7 is seconds to a minute).
 MAX_WORK = 10**7
+
+
+def check_problem(phi, *, theta0, theta_star):
+    """Refuse a theta0 or theta_star that would add batch axes to ``phi``: meta-training updates phi,
+    so the meta-gradient must have phi's shape (a batch of problems needs a batch of phi)."""
+    phi = validate.phi(phi)
+    for name, value in (("theta0", theta0), ("theta_star", theta_star)):
+        shape = validate.real_array(name, value).shape
+        try:
+            batch = np.broadcast_shapes(phi.shape[:-1], shape)
+        except ValueError:
+            batch = None
+        if batch != phi.shape[:-1]:
+            raise ValueError(f"{name} (shape {shape}) must broadcast to phi's batch shape {phi.shape[:-1]}: each phi is "
+                             f"trained on its own problem, so give phi a batch axis for each {name}")
 
 
 def check_work(*, iterations, steps, limit=MAX_WORK, per="about 0.4 us a step plus 20 us an iteration for one phi"):
