@@ -366,3 +366,13 @@ def test_one_value_in_one_float_out_an_array_in_an_array_out(func, subject, opti
     assert type(one) is float
     batch = func(np.stack([np.asarray(subject, dtype=float)] * 2), **options)
     assert isinstance(batch, np.ndarray) and batch.shape == (2,) and np.all(batch == one)
+
+
+def test_critical_beta_holds_on_its_closed_interval_only():
+    """alpha in [0, 2], ends included: beta = (1 - sqrt(2 alpha))^2 is 1 at 0, 0 at 1/2 and
+    (1 - 2)^2 = 1 at 2 (by hand); outside, and for a batch with one value outside, it is refused."""
+    assert dynamics.critical_beta(0.0) == 1.0 and dynamics.critical_beta(0.5) == 0.0
+    assert dynamics.critical_beta(2.0) == 1.0
+    for bad in (-1e-9, 2.0 + 1e-9, [0.5, 3.0], [-0.1, 0.5]):
+        with pytest.raises(ValueError, match=r"^alpha must be in \[0, 2\] for the critical-damping curve"):
+            dynamics.critical_beta(bad)

@@ -242,3 +242,80 @@ def test_divergence_raises_naming_the_step():
     steep = tk.make_tasks(curvature=100.0, theta_star=0.0, theta0=1.0)
     with pytest.raises(DivergenceError, match=r"step t=\d+"):
         tk.unroll_tasks((1.0, 0.0, -1.0), tasks=steep, steps=500)
+
+
+# ---------------------------------------------------------------------------
+# what mutation testing (make mutate) found untested: the edges of the input checks
+# ---------------------------------------------------------------------------
+
+
+def test_sample_tasks_ranges_at_their_edges():
+    """A range may be a single value (low == high); low > high is refused; a curvature range must be
+    positive, 0 included in the refusal; one task is a batch too."""
+    one = tk.sample_tasks(1, seed=0, curvature=(2.0, 2.0), theta_star=(1.0, 1.0), theta0=(-3.0, -3.0))
+    assert one.curvature.tolist() == [2.0] and one.theta_star.tolist() == [1.0] and one.theta0.tolist() == [-3.0]
+    with pytest.raises(ValueError, match=r"^theta_star must be a range with low <= high, got \(2\.0, 1\.0\)$"):
+        tk.sample_tasks(3, seed=0, theta_star=(2.0, 1.0))
+    with pytest.raises(ValueError, match=r"^curvature must be positive, got \(0\.0, 1\.0\)$"):
+        tk.sample_tasks(3, seed=0, curvature=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"^this call would keep 3000000000 values \(22\.4 GiB\): 3 numbers per task"):
+        tk.sample_tasks(10**9, seed=0)
+
+
+def test_make_tasks_refuses_what_is_not_a_batch_of_tasks():
+    with pytest.raises(ValueError, match=r"^curvature must be positive, got \[1\.0, 0\.0\]$"):
+        tk.make_tasks(curvature=[1.0, 0.0], theta_star=5.0, theta0=10.0)
+    with pytest.raises(ValueError, match=r"^curvature \(2,\), theta_star \(3,\) and theta0 \(\) do not broadcast"):
+        tk.make_tasks(curvature=[1.0, 2.0], theta_star=[1.0, 2.0, 3.0], theta0=10.0)
+    with pytest.raises(ValueError, match=r"^tasks are a 1-D batch: .* broadcast to shape \(2, 2\)$"):
+        tk.make_tasks(curvature=np.ones((2, 2)), theta_star=5.0, theta0=10.0)
+    assert tk.make_tasks(curvature=np.ones((2,)), theta_star=[[5.0]][0], theta0=10.0).theta0.shape == (2,)
+
+
+def test_hand_built_tasks_are_checked_like_made_ones():
+    """check_tasks, on a QuadraticTasks built by hand: a curvature of 0, and arrays of unequal length
+    (the first one longer too), are refused; the arrays come back as floats."""
+    Q = tk.QuadraticTasks
+    with pytest.raises(ValueError, match=r"^tasks\.curvature must be positive"):
+        tk.check_tasks(Q(np.array([1.0, 0.0]), np.array([5.0, 5.0]), np.array([1.0, 1.0])))
+    for lengths in ((2, 1, 1), (1, 2, 1), (1, 1, 2), (0, 0, 0)):
+        with pytest.raises(ValueError, match=r"^tasks must hold three non-empty 1-D arrays of equal length"):
+            tk.check_tasks(Q(*(np.ones(n) for n in lengths)))
+    checked = tk.check_tasks(Q([1, 2], [5, 5], [0, 1]))
+    assert all(a.dtype == float for a in checked)
+
+
+def test_inner_losses_refuse_to_overflow():
+    tasks = tk.make_tasks(curvature=[1.0, 2.0], theta_star=0.0, theta0=1.0)
+    with pytest.raises(DivergenceError, match=r"^a loss L\(theta_t\) overflowed"):
+        tk.inner_losses(np.array([[1.0, 1e200], [1.0, 2.0]]), tasks=tasks)
+
+
+def test_meta_train_tasks_states_its_work_limit():
+    """iterations x steps past tasks.MAX_WORK is refused at once, though each count alone is allowed."""
+    tasks = tk.sample_tasks(2, seed=0)
+    with pytest.raises(ValueError, match=rf"^iterations × steps must be <= {tk.MAX_WORK}: .*; got 10000 × 1000 = 10000000$"):
+        tk.meta_train_tasks((0.1, 0.5, -1.0), tasks=tasks, steps=1000, iterations=10_000)
+
+
+@pytest.mark.parametrize("phi, ok", [
+    ((0.1, 0.0, -1.0), True), ((0.1, 0.999, -1.0), True),  # momentum 0 and just below 1: converging
+    ((0.1, 1.0, -1.0), False), ((0.1, -0.01, -1.0), False),  # momentum 1 or negative
+    ((0.0, 0.5, -1.0), False), ((-0.1, 0.5, -1.0), False), ((0.1, 0.5, 1.0), False),  # a step of 0 or negative
+])
+def test_stability_limit_holds_where_it_is_derived(phi, ok):
+    """c < (1 + beta) / alpha is derived for alpha = -phi1 phi3 > 0 and 0 <= beta < 1 only."""
+    if ok:
+        alpha, beta = -phi[0] * phi[2], phi[1]
+        assert tk.stability_limit(phi) == pytest.approx((1 + beta) / alpha, rel=1e-15)
+    else:
+        with pytest.raises(ValueError, match=r"^stability_limit needs a positive step -phi1\*phi3 and momentum 0 <= phi2 < 1"):
+            tk.stability_limit(phi)
+
+
+def test_sweep_states_its_work_limit():
+    """steps x batch past sweep.MAX_WORK is refused at once (a batch of 10^5 at 10^6 steps would run for hours)."""
+    from metaopt import sweep
+
+    with pytest.raises(ValueError, match=r"^steps × batch must be <= 10000000000: .*; got 1000000 × 100000 = "):
+        sweep.meta_loss((0.1, 0.5, -1.0), theta0=np.zeros(10**5), theta_star=5.0, steps=10**6)

@@ -243,7 +243,6 @@ def meta_train_tasks(
     its meta-gradient overflows.
     """
     current = validate.one_phi(phi)
-    check_tasks(tasks)
     check_work(iterations=iterations, steps=steps, limit=MAX_WORK,
                per="about 5 us a step for the batch of tasks, plus 50 us an iteration")
     eta = validate.positive("eta", eta)
