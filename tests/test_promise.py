@@ -204,10 +204,14 @@ def test_the_count_walk_is_complete():
 
 @pytest.mark.parametrize("func_name", SYMBOLIC + ["horizon.closed_form_size", "horizon.bptt_tape"])
 def test_exact_horizons_state_their_limit(func_name):
-    """The exact family's limit is its own (the closed form grows like T^4), just past it is refused."""
-    from metaopt import horizon, symbolic
+    """The exact family's limit is its own (the closed form grows like T^4, the Hessians' compiled
+    polynomials faster), and just past it is refused."""
+    from metaopt import horizon, landscape, symbolic
 
-    limit = horizon.TAPE_MAX_STEPS if func_name == "horizon.bptt_tape" else symbolic.MAX_STEPS
+    limit = {"horizon.bptt_tape": horizon.TAPE_MAX_STEPS, "landscape.hessian": landscape.HESSIAN_MAX_STEPS,
+             "landscape.hessian_exact": landscape.HESSIAN_MAX_STEPS, "landscape.hessian_symbolic":
+             landscape.HESSIAN_MAX_STEPS, "landscape.sharpness": landscape.HESSIAN_MAX_STEPS}.get(func_name,
+                                                                                                 symbolic.MAX_STEPS)
     with pytest.raises(ValueError, match=rf"^steps must be <= {limit}: .*; got {limit + 1}$"):
         policy.call(func_name, replace=("steps", limit + 1))
 

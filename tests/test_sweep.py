@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from metaopt import core, sweep
+from metaopt import DivergenceError, core, sweep
 
 CASES = ref.random_cases(60, seed=11, max_steps=12)
 
@@ -161,3 +161,28 @@ def test_switches_change_the_gradient():
     full = sweep.meta_gradient((0.1, 0.5, -1.0), **problem).grad
     for options in (dict(truncation=2), dict(first_order=True), dict(curvature=2.0), dict(weights=[1, 1, 1, 1])):
         assert not np.allclose(sweep.meta_gradient((0.1, 0.5, -1.0), **problem, **options).grad, full), options
+
+
+@pytest.mark.parametrize("curvature", [1.0, 2.5])
+def test_divergence_names_the_first_step_that_overflowed(curvature):
+    """The step in the message is the first theta that is not finite, found here by a plain float loop
+    (the sweep keeps nothing when it need not, so it finds the step as it goes)."""
+    import math
+
+    from metaopt import sweep
+
+    phi1, phi2, phi3 = 3.0, 0.5, -1.0
+    theta, h, first = 10.0, 0.0, None
+    for t in range(3000):
+        h = phi1 * 2.0 * curvature * (theta - 5.0) + phi2 * h
+        theta = theta + phi3 * h
+        if not math.isfinite(theta):
+            first = t + 1
+            break
+    message = rf"^the inner loop diverged: theta_{first} left the finite floating-point range at step t={first - 1} "
+    for call in (lambda: sweep.meta_loss((phi1, phi2, phi3), theta0=10.0, theta_star=5.0, steps=3000, curvature=curvature),
+                 lambda: sweep.meta_gradient((phi1, phi2, phi3), theta0=10.0, theta_star=5.0, steps=3000,
+                                             curvature=curvature, truncation=5),
+                 lambda: sweep.unroll((phi1, phi2, phi3), theta0=10.0, theta_star=5.0, steps=3000, curvature=curvature)):
+        with pytest.raises(DivergenceError, match=message):
+            call()
