@@ -186,3 +186,13 @@ def test_divergence_names_the_first_step_that_overflowed(curvature):
                  lambda: sweep.unroll((phi1, phi2, phi3), theta0=10.0, theta_star=5.0, steps=3000, curvature=curvature)):
         with pytest.raises(DivergenceError, match=message):
             call()
+
+
+def test_the_sweep_states_what_it_would_keep():
+    """3 values per kept step per phi: a batch of 1000 kept for 10^5 steps is 3 x 10^8 values, refused
+    up front; truncation keeps k steps, so the same batch and horizon with k = 10 runs."""
+    phi = np.tile((0.1, 0.5, -1.0), (1000, 1))
+    with pytest.raises(ValueError, match=r"^this call would keep 300000000 values \(2\.24 GiB\): 3 values per kept step"):
+        sweep.unroll(phi, theta0=10.0, theta_star=5.0, steps=10**5)
+    loss, grad = sweep.meta_gradient(phi[:2], theta0=10.0, theta_star=5.0, steps=10**4, truncation=10)
+    assert grad.shape == (2, 3) and np.all(np.isfinite(grad))
