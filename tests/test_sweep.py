@@ -196,3 +196,13 @@ def test_the_sweep_states_what_it_would_keep():
         sweep.unroll(phi, theta0=10.0, theta_star=5.0, steps=10**5)
     loss, grad = sweep.meta_gradient(phi[:2], theta0=10.0, theta_star=5.0, steps=10**4, truncation=10)
     assert grad.shape == (2, 3) and np.all(np.isfinite(grad))
+
+
+def test_the_sweep_refuses_an_overflowing_backward_pass():
+    """phi1 = 0: theta never moves (the forward pass is finite), but h's adjoint grows like
+    phi2^(T - t) = 10^(T - t) backwards (tests/test_errors.py derives it): the sweep names the step."""
+    phi = (0.0, 10.0, 1.0)
+    assert sweep.meta_loss(phi, theta0=10.0, theta_star=5.0, steps=400) == 25.0
+    with pytest.raises(DivergenceError, match=r"^the meta-gradient overflowed in backpropagation through time: .* "
+                                              r"at step t=(8\d|9\d) \(counting back from t=399\)"):
+        sweep.meta_gradient(phi, theta0=10.0, theta_star=5.0, steps=400)
