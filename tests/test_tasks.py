@@ -317,5 +317,5 @@ def test_sweep_states_its_work_limit():
     """steps x batch past sweep.MAX_WORK is refused at once (a batch of 10^5 at 10^6 steps would run for hours)."""
     from metaopt import sweep
 
-    with pytest.raises(ValueError, match=r"^steps × batch must be <= 10000000000: .*; got 1000000 × 100000 = "):
+    with pytest.raises(ValueError, match=rf"^steps × batch must be <= {sweep.MAX_WORK}: .*; got 1000000 × 100000 = "):
         sweep.meta_loss((0.1, 0.5, -1.0), theta0=np.zeros(10**5), theta_star=5.0, steps=10**6)

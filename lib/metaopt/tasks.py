@@ -222,8 +222,8 @@ class TaskTraining(NamedTuple):
     grad: np.ndarray
 
 
-#: The most inner steps, iterations x steps, of one :func:`meta_train_tasks` call (about 5 us a
-#: step for the batch of tasks: 10**6 is seconds).
+#: The most inner steps, iterations x steps, of one :func:`meta_train_tasks` call (about 40 us a
+#: step for 20 tasks, forward and backward, plus 0.3 ms an iteration: 10**6 is under a minute).
 MAX_WORK = 10**6
 
 
@@ -244,7 +244,7 @@ def meta_train_tasks(
     """
     current = validate.one_phi(phi)
     check_work(iterations=iterations, steps=steps, limit=MAX_WORK,
-               per="about 5 us a step for the batch of tasks, plus 50 us an iteration")
+               per="about 40 us a step for 20 tasks, forward and backward, plus 0.3 ms an iteration")
     eta = validate.positive("eta", eta)
     optimizer = adam(eta, b1=b1, b2=b2, eps=eps)
 
