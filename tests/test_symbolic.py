@@ -252,3 +252,11 @@ def test_step_sizes_assumed_gradient_is_not_descent():
 def test_step_sizes_zero_direction():
     eta_max, eta_best = symbolic.step_sizes(direction=(0, 0, 0))
     assert eta_max == sp.oo and eta_best is None
+
+
+def test_exact_phi_says_it_wants_a_sequence():
+    """A string (three characters), None and a number are not a sequence of 3 numbers: the message
+    says so, naming phi (found untested by make mutate: deleting these raises changed only the message)."""
+    for bad in ("abc", None, 5.0, b"abc"):
+        with pytest.raises(TypeError, match=r"^phi must be a sequence of 3 numbers, got "):
+            symbolic.exact_phi(bad)
