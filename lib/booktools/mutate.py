@@ -41,7 +41,8 @@ EQUIVALENT = ROOT / "tests" / "mutation_equivalent.json"
 
 # The tests that speak for each module, fastest and most specific first (pytest -x stops at the
 # first failure). The walks over every function (policy, promise, fuzz) run only their cases
-# of this module (-k), and the checks that the README states the limits the library has.
+# of this module (-k), with the two library-wide checks of test_promise: the README's limits
+# table, and the bad inputs issue 16 found accepted.
 MODULES = {
     "core": ["tests/test_gradients.py", "tests/test_batch.py", "tests/test_errors.py", "tests/test_adjoints.py",
              "tests/test_document.py", "tests/test_properties.py"],
@@ -226,34 +227,44 @@ def _sites(text):
     return _sites_of(ast.parse(text))
 
 
+def _copy_library(tmp) -> Path:
+    """A copy of lib/metaopt under ``tmp``; returns the folder to put on PYTHONPATH."""
+    copy = Path(tmp) / "lib"
+    shutil.copytree(LIB / "metaopt", copy / "metaopt", ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _pytest(*arguments):
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *arguments]
+
+
 def _run(module: str, mutant: dict, timeout: float) -> str:
-    """Run the module's tests against one mutant: 'killed', 'survived' or 'timeout'."""
+    """Run the module's tests against one mutant: 'killed', 'survived' or 'timeout'.
+
+    pytest's exit code 1 (a test failed) or 2 (collection failed: the mutant does not import) kills
+    the mutant; any other failure (no tests collected, a usage error) is this tool's fault and stops it.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "lib"
-        shutil.copytree(LIB / "metaopt", copy / "metaopt", ignore=shutil.ignore_patterns("__pycache__"))
+        copy = _copy_library(tmp)
         (copy / "metaopt" / f"{module}.py").write_text(mutant["source"])
         env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1", JAX_PLATFORMS="cpu")
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                   *MODULES[module]]
-        try:
-            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return "timeout"
-        if done.returncode == 0:
-            walks = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                     *WALKS, "-k", f"{module} or readme or accepted_bad"]
+        for command in (_pytest(*MODULES[module]), _pytest(*WALKS, "-k", f"{module} or readme or accepted_bad")):
             try:
-                done = subprocess.run(walks, cwd=ROOT, env=env, capture_output=True, timeout=timeout)
+                done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 return "timeout"
-        return "survived" if done.returncode == 0 else "killed"
+            if done.returncode in (1, 2):
+                return "killed"
+            if done.returncode != 0:
+                raise SystemExit(f"pytest exited with {done.returncode} on {mutant['key']}:\n"
+                                 f"{done.stdout.decode()[-2000:]}")
+        return "survived"
 
 
 def _check_copy_is_used():
     """The copy on PYTHONPATH must shadow the editable install, or every mutant would 'survive'."""
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "lib"
-        shutil.copytree(LIB / "metaopt", copy / "metaopt", ignore=shutil.ignore_patterns("__pycache__"))
+        copy = _copy_library(tmp)
         env = dict(os.environ, PYTHONPATH=str(copy))
         where = subprocess.run([sys.executable, "-c", "import metaopt; print(metaopt.__file__)"], env=env,
                                capture_output=True, text=True, check=True).stdout.strip()
@@ -281,8 +292,7 @@ def main(argv=None):
                 print(m["key"])
             continue
         start = time.perf_counter()
-        baseline = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                                   *MODULES[module]], cwd=ROOT, capture_output=True)
+        baseline = subprocess.run(_pytest(*MODULES[module]), cwd=ROOT, capture_output=True)
         if baseline.returncode:
             raise SystemExit(f"{module}: the tests fail without any mutant:\n{baseline.stdout.decode()[-2000:]}")
         timeout = 3 * (time.perf_counter() - start) + 60

@@ -438,7 +438,7 @@ def _train_args(tasks, iterations, steps, truncation, lr, seed, n):
     validate.memory(120 * n, f"about 120 values per function of the batch (n={n})")
     return dict(tasks=_check_tasks(tasks), iterations=iterations, steps=steps,
                 truncation=validate.count("truncation", truncation, minimum=1),
-                lr=validate.positive("lr", lr), seed=validate.seed("seed", seed), n=validate.count("n", n, minimum=1))
+                lr=validate.positive("lr", lr), seed=validate.seed("seed", seed), n=n)
 
 
 def meta_train_lstm(params, *, tasks, iterations: int, steps: int = STEPS, truncation: int = TRUNCATION,

@@ -167,8 +167,8 @@ def _forward(p: _Problem, keep: int, w=None) -> _Kept:
             if bad is None and not np.isfinite(theta_t).all():
                 bad = t + 1
                 break
-        if keep == p.steps == 0:
-            theta[0] = theta_t
+        if keep == 0:  # nothing was kept in the loop: row 0 is theta_T, h_before h_{T-1}
+            theta[0], h_before = theta_t, h_prev
         if bad is None and w is None:
             error = theta_t - p.theta_star
             loss = c * (error * error)
