@@ -49,3 +49,14 @@ def test_the_results_and_the_equivalents_are_well_formed():
     equivalent = json.loads((root / "tests" / "mutation_equivalent.json").read_text())
     assert all(isinstance(reason, str) and len(reason) > 20 for reason in equivalent.values())
     assert all(key.split(".")[0] in mutate.MODULES for key in equivalent)
+
+
+def test_every_test_named_for_a_module_exists():
+    """A misspelt file or test in MODULES would make pytest exit 4 or 5 on every mutant."""
+    root = Path(__file__).resolve().parents[1]
+    for module, tests in mutate.MODULES.items():
+        assert (root / "lib" / "metaopt" / f"{module}.py").exists(), module
+        for test in [*tests, *mutate.WALKS]:
+            path, _, name = test.partition("::")
+            assert (root / path).exists(), test
+            assert not name or f"def {name}(" in (root / path).read_text(), test

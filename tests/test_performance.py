@@ -58,6 +58,9 @@ def test_as_expr_is_sympys_own_conversion(domain, seed):
     assert got == expected  # structural equality: same tree, same argument order
     assert sp.srepr(got) == sp.srepr(expected)
     assert hash(got) == hash(expected)
+    # the flags too: every product is commutative, as in sympy's own (real symbols commute)
+    assert [t.is_commutative for t in sp.preorder_traversal(got)] == \
+        [t.is_commutative for t in sp.preorder_traversal(expected)]
 
 
 @pytest.mark.parametrize("poly", ["zero", "one", "minus_one", "phi2", "minus_phi1_phi3"])
@@ -65,6 +68,29 @@ def test_as_expr_corner_cases(poly):
     R, p1, p2, p3 = ring(symbolic.PHI, ZZ)
     value = {"zero": R.zero, "one": R.one, "minus_one": -R.one, "phi2": p2, "minus_phi1_phi3": -p1 * p3}[poly]
     assert sp.srepr(_as_expr(value)) == sp.srepr(value.as_expr())
+
+
+def test_as_expr_builds_exact_numbers_itself(monkeypatch):
+    """For integer and rational coefficients the fast construction runs, not sympy's conversion
+    (the point of _as_expr: the results above would agree even if it always fell back)."""
+    from sympy.polys.rings import PolyElement
+
+    def refuse(self):
+        raise AssertionError("the fast path fell back to PolyElement.as_expr")
+
+    polys = [random_poly(domain, seed) for domain in (ZZ, QQ) for seed in range(5)]
+    expected = [p.as_expr() for p in polys]
+    monkeypatch.setattr(PolyElement, "as_expr", refuse)
+    assert [_as_expr(p) for p in polys] == expected
+
+
+def test_as_expr_of_symbolic_coefficients_is_sympys_own():
+    """Coefficients that are expressions in another symbol: sympy's own conversion, the same tree."""
+    theta0 = sp.Symbol("theta0")
+    R, p1, p2, p3 = ring(symbolic.PHI, ZZ[theta0])
+    coeff = lambda e: R.ground_new(R.domain.from_sympy(e))  # noqa: E731
+    poly = coeff(2 * theta0 + 3) * p1**2 * p2 + coeff(theta0) * p3 + 1
+    assert _as_expr(poly) == poly.as_expr()
 
 
 def test_as_expr_other_domains_fall_back():

@@ -260,3 +260,60 @@ def test_exact_phi_says_it_wants_a_sequence():
     for bad in ("abc", None, 5.0, b"abc"):
         with pytest.raises(TypeError, match=r"^phi must be a sequence of 3 numbers, got "):
             symbolic.exact_phi(bad)
+
+
+def test_symbols_carry_their_assumptions():
+    """phi1..phi3 are real and eta is positive: the meta-loss is a real number, |eta| is eta."""
+    assert all(p.is_real for p in symbolic.PHI) and symbolic.eta.is_positive
+    L, dL = symbolic.meta_gradient(steps=2)
+    assert sp.im(L) == 0 and all(sp.im(d) == 0 for d in dL)
+    assert sp.Abs(symbolic.eta) == symbolic.eta and sp.sqrt(symbolic.eta**2) == symbolic.eta
+
+
+def _ray_loss(phi, direction, eta):
+    """The meta-loss at phi - eta d by the independent Fraction loop of tests/reference.py."""
+    point = [Fraction(str(p)) - Fraction(str(eta)) * Fraction(str(d)) for p, d in zip(phi, direction)]
+    return ref.loss(point, 10, 5, 2, number=Fraction)
+
+
+def test_step_sizes_when_the_first_derivative_is_zero_and_the_second_decides():
+    """A direction orthogonal to the true gradient: dL/deta = 0 at eta = 0, so the first non-zero
+    coefficient of L(eta) - L(0) decides. At the document's phi the curvature along (1, -21, 0)
+    is positive: no step lowers the loss. At phi = (-1, -1, 1/2) along (2, 0, 1) it is negative:
+    by hand, the loop gives theta_2 - 5 = 5 (16 eta^4 - 4 eta^2 + 1), so L(eta) = 25 (16 eta^4 - 4 eta^2 + 1)^2,
+    lower than L(0) = 25 exactly for 0 < eta < 1/2, lowest first at eta = 1/(2 sqrt 2)."""
+    grad = TRUE_GRAD
+    assert sum(g * d for g, d in zip(grad, (1, -21, 0))) == 0
+    assert symbolic.step_sizes(direction=(1, -21, 0)) == (0, None)
+    for eta in ("1e-3", "1e-2", "0.1"):
+        assert _ray_loss((0.1, 0.5, -1), (1, -21, 0), eta) > Fraction(729, 100)
+
+    phi, d = (-1, -1, sp.Rational(1, 2)), (2, 0, 1)
+    for eta in (Fraction(1, 7), Fraction(1, 2), Fraction(3, 5), Fraction(2)):
+        assert _ray_loss((-1, -1, "0.5"), d, eta) == 25 * (16 * eta**4 - 4 * eta**2 + 1) ** 2
+    eta_max, eta_best = symbolic.step_sizes(phi, direction=d)
+    assert eta_max == sp.Rational(1, 2) and sp.simplify(eta_best - 1 / (2 * sp.sqrt(2))) == 0
+    assert symbolic.helpful_intervals(phi, direction=d) == [(0, sp.Rational(1, 2))]
+
+
+@pytest.mark.parametrize("slope", [sp.Rational(1, 2), sp.Integer(1), sp.Rational(1, 10**6), sp.Integer(3)])
+def test_step_sizes_of_an_ascent_direction_of_any_slope(slope):
+    """d = -s g / |g|^2 climbs with slope dL/deta = s at eta = 0 (a slope of 1/2 or 1 too,
+    not only a steep one): no step size helps."""
+    norm2 = sum(g * g for g in TRUE_GRAD)
+    d = [-slope * g / norm2 for g in TRUE_GRAD]
+    assert -sum(g * di for g, di in zip(TRUE_GRAD, d)) == slope
+    assert symbolic.step_sizes(direction=d) == (0, None)
+    assert _ray_loss((0.1, 0.5, -1), d, Fraction(1, 10**9)) > Fraction(729, 100)
+
+
+@pytest.mark.parametrize("low, high", [(sp.Integer(1), 1 + sp.Rational(1, 10**70)),
+                                       (1 - sp.Rational(1, 10**70), sp.Integer(1)),
+                                       (sp.sqrt(2), sp.sqrt(2) + sp.Rational(1, 10**100)),
+                                       (sp.Integer(0), sp.Rational(1, 10**90))])
+def test_a_rational_strictly_between_two_close_numbers(low, high):
+    """Where 60 digits cannot tell the ends apart, the midpoint of the decimals is an end itself:
+    it must be refused, and more digits taken."""
+    from metaopt.symbolic import _rational_between
+    inside = _rational_between(low, high)
+    assert isinstance(inside, sp.Rational) and bool(low < inside) and bool(inside < high)

@@ -51,7 +51,10 @@ MODULES = {
     "dynamics": ["tests/test_dynamics.py", "tests/test_tasks.py"],
     "tasks": ["tests/test_tasks.py", "tests/test_baselines.py"],
     "symbolic": ["tests/test_symbolic.py", "tests/test_intervals.py", "tests/test_document.py",
-                 "tests/test_gradients.py", "tests/test_horizon.py"],
+                 "tests/test_gradients.py", "tests/test_horizon.py",
+                 *(f"tests/test_performance.py::test_as_expr_{name}" for name in
+                   ("is_sympys_own_conversion", "corner_cases", "builds_exact_numbers_itself",
+                    "of_symbolic_coefficients_is_sympys_own", "other_domains_fall_back"))],
 }
 WALKS = ["tests/test_policy.py", "tests/test_promise.py", "tests/test_fuzz.py"]
 

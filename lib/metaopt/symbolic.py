@@ -299,7 +299,8 @@ def helpful_intervals(phi=PHI_OLD, *, direction, theta0=THETA0, theta_star=THETA
     if q.is_zero:
         return []
     # as CRootOf (isolating intervals, never radicals): signs and order are decided exactly
-    ends = [sp.Integer(0)] + sorted({r for r in sp.real_roots(q, radicals=False) if r > 0}, key=lambda r: r.evalf(50))
+    # (real_roots lists them in increasing order, with multiplicity: keep each once, in order)
+    ends = [sp.Integer(0)] + list(dict.fromkeys(r for r in sp.real_roots(q, radicals=False) if r > 0))
     intervals = []
     for low, high in zip(ends, ends[1:] + [sp.oo]):
         if high is sp.oo:
