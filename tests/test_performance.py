@@ -176,3 +176,68 @@ def test_bench_peers_compute_the_meta_gradient():
     for k in range(2):
         exact = ref.forward(tuple(phis[k]), 10.0, 5.0, 7)
         ref.assert_close_exact(np.asarray(grads[k]), exact.dloss, 1e-10, 1e-9, "jax batch grad")
+
+
+# --- core's fast path: which inputs take it, and that they do --------------------------------------
+
+FAST = [((0.1, 0.5, -1.0), 10.0, 5.0, 2), ([0.1, 0.5, -1.0], 10.0, 5.0, 0),
+        (np.array([0.1, 0.5, -1.0]), -3.5, 2.0, 7), ((1e-300, -0.0, 3.0), 0.0, -1e100, 1)]
+
+
+@pytest.mark.parametrize("k", range(len(FAST)))
+def test_plain_finite_floats_take_the_fast_path(k, monkeypatch):
+    """Plain floats, a list or a float64 array of 3, and steps from 0 to MAX_STEPS: no numpy checks
+    (_check_inputs refuses to run here) and the same numbers as the full path."""
+    from metaopt import core
+    phi, theta0, theta_star, steps = FAST[k]
+    expected = metaopt.meta_gradient(np.array(phi, dtype=float), theta0=np.float64(theta0),
+                                     theta_star=np.float64(theta_star), steps=steps)  # numpy scalars: the full path
+    assert core._plain_floats(phi, theta0, theta_star, steps) == tuple(float(p) for p in phi)
+    assert core._plain_floats(phi, theta0, theta_star, core.MAX_STEPS) is not None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("plain floats went through _check_inputs")
+
+    monkeypatch.setattr(core, "_check_inputs", refuse)
+    loss, grad = metaopt.meta_gradient(phi, theta0=theta0, theta_star=theta_star, steps=steps)
+    assert loss == expected.loss and grad.tolist() == expected.grad.tolist()
+
+
+def _not_plain():
+    good = dict(phi=(0.1, 0.5, -1.0), theta0=10.0, theta_star=5.0, steps=2)
+    from metaopt import core
+    for name, bad in [("steps", True), ("steps", -1), ("steps", core.MAX_STEPS + 1), ("steps", 2.0),
+                      ("steps", np.int64(2)), ("theta0", 10), ("theta0", np.float64(10)), ("theta0", float("inf")),
+                      ("theta_star", 5), ("theta_star", np.float64(5)), ("theta_star", float("nan")),
+                      ("phi", (0.1, 0.5)), ("phi", (0.1, 0.5, -1.0, 0.0)), ("phi", np.array([0.1, 0.5, -1.0], "f4")),
+                      ("phi", np.array([[0.1, 0.5, -1.0]])), ("phi", np.array([1, 2, 3])), ("phi", {0.1, 0.5, -1.0}),
+                      ("phi", (np.float64(0.1), 0.5, -1.0)), ("phi", "abc")]:
+        yield dict(good, **{name: bad})
+    for i in range(3):
+        for value in (1, float("nan"), float("-inf"), np.float64(0.5)):
+            phi = [0.1, 0.5, -1.0]
+            phi[i] = value
+            yield dict(good, phi=tuple(phi))
+            yield dict(good, phi=phi)
+
+
+@pytest.mark.parametrize("k", range(len(list(_not_plain()))))
+def test_anything_else_takes_the_full_path(k):
+    """ints, numpy scalars, a non-finite value, a wrong length, a batch, a bool count: not plain
+    floats, so _check_inputs sees them (and names what is wrong, or converts what is fine)."""
+    from metaopt import core
+    args = list(_not_plain())[k]
+    assert core._plain_floats(args["phi"], args["theta0"], args["theta_star"], args["steps"]) is None
+
+
+def test_the_workspace_is_reused_up_to_its_limit():
+    """A batch's scratch memory is this thread's one buffer, reused by a request of any size up to
+    what it holds (equal included); past the limit each request gets fresh memory."""
+    from metaopt import core
+    limit = core._WORKSPACE_LIMIT
+    first = core._workspace(limit)  # the largest kept: the buffer holds exactly limit values now
+    assert first.size == limit and np.shares_memory(first, core._workspace(limit))
+    assert np.shares_memory(first, core._workspace(10)) and core._workspace(10).size == 10
+    big = core._workspace(limit + 1)
+    assert big.size == limit + 1 and not np.shares_memory(big, core._workspace(limit + 1))
+    assert not np.shares_memory(big, first)

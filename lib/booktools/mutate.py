@@ -45,7 +45,10 @@ EQUIVALENT = ROOT / "tests" / "mutation_equivalent.json"
 # table, and the bad inputs issue 16 found accepted.
 MODULES = {
     "core": ["tests/test_gradients.py", "tests/test_batch.py", "tests/test_errors.py", "tests/test_adjoints.py",
-             "tests/test_document.py", "tests/test_properties.py"],
+             "tests/test_document.py", "tests/test_properties.py",
+             *(f"tests/test_performance.py::test_{name}" for name in
+               ("plain_finite_floats_take_the_fast_path", "anything_else_takes_the_full_path",
+                "the_workspace_is_reused_up_to_its_limit", "scalar_fast_path_is_plain_floats"))],
     "sweep": ["tests/test_sweep.py", "tests/test_gradients.py", "tests/test_batch.py", "tests/test_tasks.py",
               "tests/test_horizon.py", "tests/test_first_order.py", "tests/test_properties.py"],
     "dynamics": ["tests/test_dynamics.py", "tests/test_tasks.py"],
@@ -237,8 +240,16 @@ def _copy_library(tmp) -> Path:
     return copy
 
 
+# A mutant can make a loop run far longer (a bound dropped, a check that lets 10**9 steps through).
+# pytest-timeout fails any one test after TEST_TIMEOUT seconds, about 7 times the slowest test of
+# any module's list (4 s, on a machine running two mutants at once): such a mutant is killed
+# in seconds, not after the whole run's timeout.
+TEST_TIMEOUT = 30
+
+
 def _pytest(*arguments):
-    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *arguments]
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+            f"--timeout={TEST_TIMEOUT}", *arguments]
 
 
 def _run(module: str, mutant: dict, timeout: float) -> str:
