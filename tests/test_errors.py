@@ -376,3 +376,53 @@ def test_meta_train_update_overflow_is_divergence():
         warnings.simplefilter("error")
         with pytest.raises(DivergenceError, match=r"iteration 1"):
             metaopt.meta_train((0.0, 0.0, 1.0), eta=1e10, iterations=3, theta0=1e150, theta_star=0.0, steps=1)
+
+
+@pytest.mark.parametrize("func, steps, n, keeps", [
+    (metaopt.unroll, 10**7, 1000, 8), (metaopt.meta_gradient, 10**7, 1000, 2),
+    (metaopt.backprop_trace, 10**5, 10**5, 16)])
+def test_a_call_that_would_keep_too_much_is_refused_up_front(func, steps, n, keeps):
+    """Within the limit on work (steps x batch <= MAX_WORK) but past 1 GiB of kept values: refused
+    before anything is allocated, saying how many values and why (without the check, numpy would
+    try to allocate 160 GB)."""
+    from metaopt import core
+    assert steps * n <= core.MAX_WORK and keeps * steps * n > metaopt.validate.MAX_VALUES
+    phi = np.broadcast_to(np.array(metaopt.PHI_OLD), (n, 3))
+    with pytest.raises(ValueError, match=rf"would keep {keeps * steps * n} values .*{keeps} values per step per phi "
+                                         rf"\(steps={steps}, a batch of {n} phi\)"):
+        func(phi, steps=steps)
+
+
+def test_a_batch_past_the_work_limit_is_refused_up_front():
+    """steps x batch past core.MAX_WORK (10^10 optimizer-steps, minutes) is refused before the loop
+    runs, naming both counts, even where nothing is kept (the forward-only meta-loss)."""
+    from metaopt import core
+    phi = np.broadcast_to(np.array(metaopt.PHI_OLD), (10**4, 3))
+    assert 10**7 * 10**4 > core.MAX_WORK
+    for func in (metaopt.meta_loss, metaopt.finite_difference):  # the others keep values: memory is refused first
+        with pytest.raises(ValueError, match=r"steps × batch must be <= 10000000000: .*; got 10000000 × 10000 = 100000000000"):
+            func(phi, steps=10**7)
+
+
+@pytest.mark.parametrize("func", [metaopt.meta_loss, metaopt.unroll, metaopt.meta_gradient])
+@pytest.mark.parametrize("phi, steps", [((1e-300, 1e300, 1.0), 8), ((1.0, -0.99, -1.0), 1000)])
+def test_the_first_step_that_overflows_is_named(func, phi, steps):
+    """The step named is the first whose theta leaves the float range, found here by the recurrence
+    in exact rationals (theta0 = 1, theta* = 0, h_{-1} = 0). By hand for the first phi: h_0 = 2e-300,
+    theta_1 = 1, h_1 = 2, theta_2 = 3, h_2 = 2e300, theta_3 = 2e300, then h_3 is past the range: theta_4.
+    The second diverges slowly (step 811), through phi2 < 0: a sign error in h's recurrence would not."""
+    from fractions import Fraction as F
+    p1, p2, p3 = (F(p) for p in phi)
+    theta, h, bad = F(1), F(0), None
+    for t in range(steps):
+        h = p1 * 2 * theta + p2 * h
+        theta = theta + p3 * h
+        if abs(theta) > F(sys.float_info.max):
+            bad = t + 1
+            break
+    assert bad == {8: 4, 1000: 811}[steps]
+    match = rf"theta_{bad} left the finite floating-point range at step t={bad - 1} "
+    with pytest.raises(DivergenceError, match=match):
+        func(phi, theta0=1.0, theta_star=0.0, steps=steps)
+    with pytest.raises(DivergenceError, match=match):  # in a batch, beside a stable phi: the batch code's loops
+        func(np.array([metaopt.PHI_OLD, phi]), theta0=1.0, theta_star=0.0, steps=steps)

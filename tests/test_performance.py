@@ -235,6 +235,7 @@ def test_the_workspace_is_reused_up_to_its_limit():
     what it holds (equal included); past the limit each request gets fresh memory."""
     from metaopt import core
     limit = core._WORKSPACE_LIMIT
+    assert limit * 8 == 64 * 2**20  # the 64 MiB its docstring states
     first = core._workspace(limit)  # the largest kept: the buffer holds exactly limit values now
     assert first.size == limit and np.shares_memory(first, core._workspace(limit))
     assert np.shares_memory(first, core._workspace(10)) and core._workspace(10).size == 10
