@@ -15,6 +15,11 @@ module; the mutator is one AST walk (about 150 lines), and what it does is liste
 
     python -m booktools.mutate core dynamics      # these modules (default: all in MODULES)
     python -m booktools.mutate --list core        # print the mutants, run nothing
+    python -m booktools.mutate --survivors core   # after new tests: only the last run's survivors
+
+``--survivors`` runs again only the mutants that survived the last full run, and counts the
+ones killed then as still killed: true when tests were only added or made stricter since. It
+refuses unless the module's source is the one that run mutated (its hash is stored).
 
 It writes ``tests/mutation.json`` (committed): per module, the counts, the score and every
 surviving mutant, so a change in the figures shows in review.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import shutil
@@ -291,6 +297,9 @@ def main(argv=None):
     parser.add_argument("modules", nargs="*", default=list(MODULES))
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--survivors", action="store_true",
+                        help="run again only the mutants that survived the last full run (after new tests), "
+                             "if the module's source is unchanged since")
     args = parser.parse_args(argv)
     unknown = set(args.modules) - set(MODULES)
     if unknown:
@@ -300,7 +309,18 @@ def main(argv=None):
     if not args.list:
         _check_copy_is_used()
     for module in args.modules:
+        source = (LIB / "metaopt" / f"{module}.py").read_text()
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
         found = list(mutants(module))
+        every_key = {m["key"] for m in found}
+        previous = results.get(module)
+        if args.survivors:
+            if not previous or previous.get("source") != digest:
+                raise SystemExit(f"{module}: --survivors needs a full run of this very source first "
+                                 f"(tests/mutation.json has {previous and previous.get('source')}, the module is {digest})")
+            again = set(previous["surviving"])
+            killed_before = previous["killed"]
+            found = [m for m in found if m["key"] in again]
         if args.list:
             for m in found:
                 print(m["key"])
@@ -319,19 +339,27 @@ def main(argv=None):
                 if outcomes[k] == "survived" or done % 25 == 0:
                     print(f"  {module} {done}/{len(found)}: {outcomes[k]}: {found[k]['key']}", flush=True)
         survived = [m["key"] for m, o in zip(found, outcomes) if o == "survived"]
+        killed = outcomes.count("killed") + outcomes.count("timeout")
+        timeouts = outcomes.count("timeout")
+        seconds = round(time.perf_counter() - start)
+        if args.survivors:  # the mutants killed in the full run stay killed: the tests only grew since
+            survived += [k for k in previous["surviving"] if k not in {m["key"] for m in found}]
+            killed += killed_before
+            timeouts += previous["timeouts"]
+            seconds += previous["seconds"]
         known = [k for k in survived if k in equivalent]
         gaps = [k for k in survived if k not in equivalent]
-        total = len(found)
-        killed = outcomes.count("killed") + outcomes.count("timeout")
-        score = killed / max(total - len(known), 1)
-        results[module] = dict(mutants=total, killed=killed, timeouts=outcomes.count("timeout"),
-                               equivalent=len(known), score=round(score, 4), surviving=gaps,
-                               seconds=round(time.perf_counter() - start))
-        print(f"{module}: {killed}/{total - len(known)} killed ({100 * score:.1f} %), "
-              f"{len(known)} equivalent, {len(gaps)} surviving", flush=True)
+        total = previous["mutants"] if args.survivors else len(found)
+        known_before = previous["equivalent"] if args.survivors else 0
+        score = killed / max(total - len(known) - known_before, 1)
+        results[module] = dict(mutants=total, killed=killed, timeouts=timeouts, equivalent=len(known) + known_before,
+                               score=round(score, 4), surviving=gaps, seconds=seconds, source=digest,
+                               survivors_rerun=bool(args.survivors))
+        print(f"{module}: {killed}/{total - len(known) - known_before} killed ({100 * score:.1f} %), "
+              f"{len(known) + known_before} equivalent, {len(gaps)} surviving", flush=True)
         for key in gaps:
             print(f"  survived: {key}", flush=True)
-        stale = sorted(k for k in equivalent if k.startswith(f"{module}.") and k not in {m["key"] for m in found})
+        stale = sorted(k for k in equivalent if k.startswith(f"{module}.") and k not in every_key)
         for key in stale:
             print(f"  listed as equivalent but no longer a mutant (the code changed: update {EQUIVALENT.name}): {key}")
         RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
