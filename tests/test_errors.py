@@ -370,7 +370,7 @@ def test_meta_loss_overflow_raises():
     """T = 400 with the unstable phi: theta_T ~ 5*3^400 ~ 1e191 is finite but its square is not."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for func in (metaopt.meta_loss, metaopt.meta_gradient):
+        for func in (metaopt.meta_loss, metaopt.meta_gradient, metaopt.backprop_trace):
             with pytest.raises(DivergenceError, match=r"^the meta-loss \(theta_400 - theta_star\)\^2 overflowed after the last step t=399"):
                 func(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)
         traj = metaopt.unroll(UNSTABLE, theta0=10.0, theta_star=5.0, steps=400)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from booktools import mutate
 
 SOURCE = '''"""A module docstring: not mutated."""
@@ -60,3 +62,16 @@ def test_every_test_named_for_a_module_exists():
             path, _, name = test.partition("::")
             assert (root / path).exists(), test
             assert not name or f"def {name}(" in (root / path).read_text(), test
+
+
+def test_survivors_rerun_refuses_a_changed_module(tmp_path, monkeypatch):
+    """--survivors counts the last run's kills as still killed: only true of the very source that run
+    mutated, so a stored hash that differs (or none) stops the tool before it runs anything."""
+    results = tmp_path / "mutation.json"
+    results.write_text(json.dumps({"dynamics": {"source": "0" * 16, "surviving": [], "killed": 1, "mutants": 1,
+                                                "equivalent": 0, "timeouts": 0, "seconds": 1}}))
+    monkeypatch.setattr(mutate, "RESULTS", results)
+    with pytest.raises(SystemExit, match="needs a full run of this very source"):
+        mutate.main(["--survivors", "dynamics"])
+    with pytest.raises(SystemExit, match="needs a full run of this very source"):
+        mutate.main(["--survivors", "tasks"])  # no run of tasks stored at all

@@ -306,25 +306,27 @@ def main(argv=None):
         raise SystemExit(f"unknown modules {sorted(unknown)}; known: {', '.join(MODULES)}")
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    if not args.list:
+    if not args.list and not args.survivors:
         _check_copy_is_used()
     for module in args.modules:
         source = (LIB / "metaopt" / f"{module}.py").read_text()
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        previous = results.get(module)
+        if args.survivors and (not previous or previous.get("source") != digest):
+            raise SystemExit(f"{module}: --survivors needs a full run of this very source first "
+                             f"(tests/mutation.json has {previous and previous.get('source')}, the module is {digest})")
         found = list(mutants(module))
         every_key = {m["key"] for m in found}
-        previous = results.get(module)
         if args.survivors:
-            if not previous or previous.get("source") != digest:
-                raise SystemExit(f"{module}: --survivors needs a full run of this very source first "
-                                 f"(tests/mutation.json has {previous and previous.get('source')}, the module is {digest})")
             again = set(previous["surviving"])
             killed_before = previous["killed"]
-            found = [m for m in found if m["key"] in again]
+            found = [m for m in found if m["key"] in again and m["key"] not in equivalent]  # listed since: not run
         if args.list:
             for m in found:
                 print(m["key"])
             continue
+        if args.survivors:
+            _check_copy_is_used()
         start = time.perf_counter()
         baseline = subprocess.run(_pytest(*MODULES[module]), cwd=ROOT, capture_output=True)
         if baseline.returncode:
