@@ -27,7 +27,7 @@ help:
 	@echo "make clean     remove _build/"
 	@echo "make bench     measure speed (library beside JAX and plain Python, closed form, pages, make test; ~8 min),"
 	@echo "               write benchmarks/results.json and refresh the appendix that shows it"
-	@echo "make mutate    mutation testing of the library (booktools.mutate; about two hours for all modules,"
+	@echo "make mutate    mutation testing of the library (booktools.mutate; about three hours for all modules,"
 	@echo "               MODULES=\"core dynamics\" for some): writes tests/mutation.json (committed)"
 	@echo "make train     meta-train chapter 10's LSTM and linear RNN and chapter 11's LSTM from fixed seeds"
 	@echo "               (about 11 min on 2 cores; see the logs), write train/*_params.npz and train/*_log.json (committed)"
@@ -92,7 +92,7 @@ train: $(STAMP)
 	$(BIN)/python train/train_lstm.py
 
 # Mutation testing (issue 16): each small change to a module must make its tests fail. Not part of
-# make test (about two hours on 2 cores); MODULES="dynamics tasks" runs some. Writes tests/mutation.json.
+# make test (about three hours on 2 cores); MODULES="dynamics tasks" runs some. Writes tests/mutation.json.
 MODULES ?=
 mutate: $(STAMP)
 	$(BIN)/python -m booktools.mutate $(MODULES)

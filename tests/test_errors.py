@@ -333,8 +333,8 @@ def test_backward_divergence_in_one_sum_alone_names_its_step(phi, theta0, steps,
 
     First case: phi2 = 0, theta halves each step from 1e150; theta_bar ~ 1e150, h_bar ~ 1e250, but
     dL/dphi1 = sum h_bar_t grad_t ~ 1e250 x 1e150 is not a float. Second, in powers of two (exact):
-    h_0 = -2^900 takes theta_1 to 0 exactly (so grad_1 = 0), theta_2 = -2^400, h_bar_1 = -2^551, and
-    dL/dphi2 = h_bar_1 h_0 = 2^1451 is past 2^1024, while dL/dphi1 = 2^902 and dL/dphi3 = 2^701 are not."""
+    h_0 = -2^900 takes theta_1 to 0 exactly (so grad_1 = 0), theta_2 = -2^400, h_bar_1 = -2^501, and
+    dL/dphi2 = h_bar_1 h_0 = 2^1401 is past 2^1024, while dL/dphi1 = 2^902 (at t = 0) and dL/dphi3 = 2^701 are not."""
     assert _first_overflow_back(phi, theta0, 0.0, steps) == (steps - 1, {f"dphi{which + 1}"})
     for func in (metaopt.meta_gradient, metaopt.backprop_trace):
         with pytest.raises(DivergenceError, match=rf"adjoints left the finite floating-point range at step t={steps - 1} of"):
