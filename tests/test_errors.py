@@ -297,9 +297,9 @@ def test_divergence_in_one_row_of_a_batch():
 
 
 def _first_overflow_back(phi, theta0, theta_star, steps):
-    """The first step, counting back from T - 1, after which an adjoint of the reverse sweep
-    (theta_bar_t, what h_bar_t hands back, phi2 * h_bar_t, or a running sum dL/dphi_i) is past the
-    float range, and which are, by the sweep in exact rationals (written out here from the chain rule)."""
+    """The first step, counting back from T - 1, after which a value of the reverse sweep (theta_bar_t,
+    phi2 * h_bar_t handed to step t - 1, or a running sum dL/dphi_i) is past the float range, and which
+    values are: the sweep in exact rationals, written out here from the chain rule."""
     p1, p2, p3 = (Fraction(p) for p in phi)
     theta, h, grads, hs = Fraction(theta0), Fraction(0), [], []
     for _ in range(steps):

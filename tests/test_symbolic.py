@@ -297,9 +297,9 @@ def test_step_sizes_when_the_first_derivative_is_zero_and_the_second_decides():
 
 
 @pytest.mark.parametrize("slope", [sp.Rational(1, 2), sp.Integer(1), sp.Rational(1, 10**6), sp.Integer(3)])
-def test_step_sizes_of_an_ascent_direction_of_any_slope(slope):
+def test_step_sizes_of_an_ascent_direction_shallow_or_steep(slope):
     """d = -s g / |g|^2 climbs with slope dL/deta = s at eta = 0 (a slope of 1/2 or 1 too,
-    not only a steep one): no step size helps."""
+    not only a steep one): no small step lowers the loss, eta_max = 0."""
     norm2 = sum(g * g for g in TRUE_GRAD)
     d = [-slope * g / norm2 for g in TRUE_GRAD]
     assert -sum(g * di for g, di in zip(TRUE_GRAD, d)) == slope
