@@ -36,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -141,6 +142,15 @@ INSPECT = """() => {
               .map((a) => a.href),
     footer: Array.from(document.querySelectorAll('footer')).map(text).join(' '),
     headings: Array.from(document.querySelectorAll('h1, h2')).map(text),
+    search_fields: Array.from(document.querySelectorAll('.search-button-field'))
+      .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().width > 0)
+      .map((e) => {
+        const r = e.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return {where: e.parentElement.className, top: r.top, covered: !(hit && (hit === e || e.contains(hit)))};
+      }),
+    run_box: Array.from(document.querySelectorAll('.run-this-chapter')).map(text),
+    run_links: Array.from(document.querySelectorAll('.run-this-chapter a[href]')).map((a) => a.href),
   };
 }"""
 
@@ -440,6 +450,53 @@ def test_chapters_download_as_ipynb(crawl, server, context):
         assert response.ok, f"{page}: {ipynb[0]} -> {response.status}"
         nb = json.loads(response.body())
         assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" for c in nb["cells"])
+
+
+def test_every_chapter_page_says_how_to_run_it(crawl, server):
+    chapters = [page for page in crawl if page.startswith("chapters/")]
+    assert len(chapters) == len(list((ROOT / "chapters").glob("*.ipynb")))
+    for page, r in crawl.items():
+        if page not in chapters:
+            assert not r["run_box"], f"{page}: a run box outside the chapters"
+            continue
+        assert len(r["run_box"]) == 1, f"{page}: {len(r['run_box'])} boxes 'Run this chapter yourself'"
+        box = r["run_box"][0]
+        assert box.startswith("Run this chapter yourself")
+        assert f"jupyter lab {page.removesuffix('.html')}.ipynb" in box, box
+        assert "python -m pip install -r requirements.txt" in box, box
+        assert f"{server.url}downloads/metaopt-notebooks.zip" in r["run_links"], r["run_links"]
+        assert f"{server.url}intro.html#run-it-yourself" in r["run_links"], r["run_links"]
+
+
+def test_one_search_box_in_view(crawl):
+    """The theme's sidebar repeated the header's search box, partly under the header: one is kept."""
+    for page, r in crawl.items():
+        fields = r["search_fields"]
+        assert len(fields) == 1, f"{page}: {len(fields)} search boxes in view: {fields}"
+        assert fields[0]["top"] >= 0 and not fields[0]["covered"], f"{page}: the search box is hidden: {fields}"
+
+
+def test_the_notebooks_bundle_downloads_from_the_site(server, context, tmp_path):
+    page = context.new_page()
+    blocked = []
+    block_other_hosts(page, server, blocked)
+    page.goto(server.url + "intro.html")
+    with page.expect_download() as info:
+        page.click("#run-it-yourself a.book-download[href$='metaopt-notebooks.zip']")
+    saved = tmp_path / "bundle.zip"
+    info.value.save_as(saved)
+    page.close()
+    assert not blocked
+    with zipfile.ZipFile(saved) as archive:
+        names = set(archive.namelist())
+        for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+            assert archive.read(f"metaopt-notebooks/chapters/{path.name}") == path.read_bytes(), path.name
+        for path in sorted((ROOT / "train").glob("*_params.npz")):
+            assert archive.read(f"metaopt-notebooks/train/{path.name}") == path.read_bytes(), path.name
+    wheels = [n for n in names if n.endswith(".whl")]
+    assert len(wheels) == 1 and wheels[0].startswith("metaopt-notebooks/metaopt-"), wheels
+    for name in ("README.md", "requirements.txt", "constraints.txt"):
+        assert f"metaopt-notebooks/{name}" in names
 
 
 def test_launch_buttons_only_with_a_real_repository(crawl):

@@ -39,10 +39,17 @@ so a plain ``jupyter-book build .`` uses it. It does three things:
    ``--all``, Sphinx reads only the pages whose sources changed, and the bibliography page
    lists the works *other* pages cite: when a chapter gains or loses a citation, the
    references page must be read and written again although its own source did not change.
+
+7. **The chapters to take away** (:mod:`booktools.bundle`). When an HTML build starts, the
+   library's wheel and the notebooks bundle are built into ``<output>/downloads/`` (again only
+   when their inputs changed). The role ``{bookfile}`bundle``` (or ``wheel``; with a title:
+   ``{bookfile}`the notebooks <bundle>```) links a page to one of them, and every chapter page
+   gets one box, "Run this chapter yourself", saying how (:class:`BookDownloads`).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shutil
 from pathlib import Path
@@ -50,6 +57,9 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
+from sphinx.util.docutils import ReferenceRole
+
+from booktools import bundle
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +209,109 @@ def reread_back_matter(app, env, added, changed, removed):
     return sorted(holders - set(removed))
 
 
+#: Where the wheel and the notebooks bundle go inside the built site.
+DOWNLOADS = "downloads"
+#: The pages that are chapter notebooks, each of which gets the box "Run this chapter yourself".
+CHAPTER_PREFIX = "chapters/"
+#: The section of the first page that says how to run the chapters.
+RUN_PAGE, RUN_ANCHOR = "intro", "run-it-yourself"
+
+
+def build_downloads(app) -> None:
+    """``builder-inited``: the wheel and the notebooks bundle in ``<output>/downloads`` (7. above)."""
+    if app.builder.format == "html":
+        built = bundle.ensure(Path(app.outdir) / DOWNLOADS)
+        logger.info(f"booktools: {', '.join(p.name for p in built.values())} in {DOWNLOADS}/")
+
+
+def download_file(target: str) -> str:
+    """The file a ``{bookfile}`` target names: ``bundle`` or ``wheel``."""
+    files = {"bundle": bundle.BUNDLE, "wheel": bundle.wheel_name()}
+    if target not in files:
+        raise ValueError(f"{{bookfile}} names {target!r}; it knows {', '.join(files)}")
+    return files[target]
+
+
+class book_download(nodes.Inline, nodes.TextElement):
+    """A link to a file of ``<output>/downloads``, made relative to its page by :class:`BookDownloads`."""
+
+
+class BookFileRole(ReferenceRole):
+    """``{bookfile}`bundle``` or ``{bookfile}`title <wheel>```: a link to the bundle or the wheel."""
+
+    def run(self):
+        try:
+            name = download_file(self.target)
+        except ValueError as err:
+            return [], [self.inliner.reporter.error(str(err), line=self.lineno)]
+        title = self.title if self.has_explicit_title else name
+        return [book_download(self.rawtext, "", nodes.literal(title, title) if not self.has_explicit_title
+                              else nodes.Text(title), file=name)], []
+
+
+def _mib(path: Path) -> str:
+    return f"{path.stat().st_size / 2**20:.1f} MiB"
+
+
+class BookDownloads(SphinxPostTransform):
+    """Resolve ``{bookfile}`` links per page, and add the box "Run this chapter yourself" to chapter pages."""
+
+    default_priority = 900
+    formats = ("html",)
+
+    def _base(self) -> str:
+        if self.app.builder.name == "singlehtml":  # one page at the site's top
+            return ""
+        return posixpath.dirname(self.app.builder.get_target_uri(self.env.docname))
+
+    def _file_uri(self, name: str) -> str:
+        return posixpath.relpath(f"{DOWNLOADS}/{name}", self._base() or ".")
+
+    def _run_uri(self) -> str:
+        if self.app.builder.name == "singlehtml":
+            return f"#{RUN_ANCHOR}"
+        return f"{self.app.builder.get_relative_uri(self.env.docname, RUN_PAGE)}#{RUN_ANCHOR}"
+
+    def _reference(self, name: str, *children) -> nodes.reference:
+        path = Path(self.app.outdir) / DOWNLOADS / name
+        if not path.is_file():
+            logger.warning(f"booktools: {DOWNLOADS}/{name} was not built", location=self.document)
+        return nodes.reference("", "", *children, refuri=self._file_uri(name), classes=["book-download"])
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(book_download)):
+            node.replace_self(self._reference(node["file"], *node.children))
+        if self.env.docname.startswith(CHAPTER_PREFIX):
+            self.add_run_box()
+
+    def add_run_box(self) -> None:
+        section = next(iter(self.document.findall(nodes.section)), None)
+        if section is None:
+            return
+        notebook = f"{self.env.docname}.ipynb"
+        archive = Path(self.app.outdir) / DOWNLOADS / bundle.BUNDLE
+        size = f" ({_mib(archive)})" if archive.is_file() else ""
+        box = nodes.admonition("", classes=["tip", "run-this-chapter"])
+        box += nodes.title("", "Run this chapter yourself")
+        box += nodes.paragraph(
+            "", "",
+            nodes.Text("Download the "),
+            self._reference(bundle.BUNDLE, nodes.Text("notebooks bundle")),
+            nodes.Text(f"{size}: every chapter with its outputs, the book's library metaopt, and a requirements "
+                       "file that pins what they need. Unzip it and, in its folder, run "),
+            nodes.literal("", "python -m pip install -r requirements.txt"),
+            nodes.Text(", then "),
+            nodes.literal("", f"jupyter lab {notebook}"),
+            nodes.Text(". More in "),
+            nodes.reference("", "Run it yourself", refuri=self._run_uri(), internal=True),
+            nodes.Text("."),
+        )
+        # After the title and the paragraphs that open the chapter, before its first subsection.
+        index = next((i for i, child in enumerate(section.children) if isinstance(child, nodes.section)),
+                     len(section.children))
+        section.insert(index, box)
+
+
 def setup(app):
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", use_local_mathjax)
@@ -210,4 +323,8 @@ def setup(app):
     app.add_css_file("booktools.css")
     app.connect("build-finished", write_book_css)
     app.connect("env-get-outdated", reread_back_matter)
+    app.connect("builder-inited", build_downloads)
+    app.add_role("bookfile", BookFileRole())
+    app.add_node(book_download)
+    app.add_post_transform(BookDownloads)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
