@@ -15,11 +15,12 @@ APPENDIX := $(wildcard appendix/*.ipynb)
 
 PORT   ?= 8000
 
-.PHONY: book test execute strict-build lab venv clean clean-venv help serve pdf bench mutate
+.PHONY: book book-student test execute strict-build lab venv clean clean-venv help serve pdf bench mutate
 
 help:
 	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
 	@echo "make test      strict book build, then every test: library, nbval over the chapters, browser tests"
+	@echo "make book-student  the student edition, every solution removed: _build/student/_build/html"
 	@echo "make serve     build, then preview the book at http://127.0.0.1:$(PORT)/ (PORT=... to change)"
 	@echo "make pdf       the whole book as one printable PDF: _build/pdf/book.pdf"
 	@echo "make lab       open the chapters in JupyterLab, to run and change them"
@@ -44,6 +45,11 @@ venv: $(STAMP)
 # which lists what the others cite: booktools.sphinx_ext). `make clean book` rebuilds everything.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html
+
+# The same book without solutions (absent, not hidden), for assigning the exercises: booktools.student
+# copies the sources to _build/student/source, removes the solutions, builds strictly.
+book-student: $(STAMP)
+	$(BIN)/python -m booktools.student --strict
 
 # Strict: any warning (a broken glue key, a missing reference, a file outside the TOC) fails.
 # --all re-reads every page, so a warning in an unchanged page is reported again.

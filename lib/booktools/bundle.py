@@ -51,44 +51,45 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 DISTRIBUTION = {"sklearn": "scikit-learn", "IPython": "ipython", "myst_nb": "myst-nb"}
 
 
-def version() -> str:
+def version(root: Path = ROOT) -> str:
     """The library's version, from ``pyproject.toml``."""
-    with open(ROOT / "pyproject.toml", "rb") as f:
+    with open(root / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["project"]["version"]
 
 
-def wheel_name() -> str:
-    return f"metaopt-{version()}-py3-none-any.whl"
+def wheel_name(root: Path = ROOT) -> str:
+    return f"metaopt-{version(root)}-py3-none-any.whl"
 
 
-def chapters() -> list[Path]:
-    return sorted((ROOT / "chapters").glob("*.ipynb"))
+def chapters(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "chapters").glob("*.ipynb"))
 
 
-def training_files() -> list[Path]:
+def training_files(root: Path = ROOT) -> list[Path]:
     """What chapters 10 and 11 load from ``../train``: trained parameters and training logs."""
-    train = ROOT / "train"
+    train = root / "train"
     return sorted([*train.glob("*_params.npz"), *train.glob("*_log.json")])
 
 
-def library_files() -> list[Path]:
-    return sorted(p for p in (ROOT / "lib" / "metaopt").rglob("*.py") if "__pycache__" not in p.parts)
+def library_files(root: Path = ROOT) -> list[Path]:
+    return sorted(p for p in (root / "lib" / "metaopt").rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def inputs() -> list[Path]:
-    """Every file the wheel and the bundle are made from."""
-    return [ROOT / "pyproject.toml", ROOT / "README.md", ROOT / "constraints.txt", Path(__file__),
-            *library_files(), *chapters(), *training_files()]
+def inputs(root: Path = ROOT) -> list[Path]:
+    """Every file of the book's sources (``root``) the wheel and the bundle are made from."""
+    return [root / "pyproject.toml", root / "README.md", root / "constraints.txt",
+            *library_files(root), *chapters(root), *training_files(root)]
 
 
-def fingerprint() -> str:
-    digest = hashlib.sha256()
-    for path in inputs():
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+def fingerprint(root: Path = ROOT) -> str:
+    """A hash of the :func:`inputs` and of this module, which writes the bundle."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in inputs(root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def build_wheel(target: Path) -> Path:
+def build_wheel(target: Path, root: Path = ROOT) -> Path:
     """Build the library's wheel into ``target`` with pip (no network: the environment's setuptools).
 
     The build runs in a temporary copy of ``pyproject.toml``, ``README.md`` and ``lib/metaopt``
@@ -100,8 +101,8 @@ def build_wheel(target: Path) -> Path:
         source = Path(tmp) / "source"
         (source / "lib").mkdir(parents=True)
         for name in ("pyproject.toml", "README.md"):
-            shutil.copy(ROOT / name, source / name)
-        shutil.copytree(ROOT / "lib" / "metaopt", source / "lib" / "metaopt",
+            shutil.copy(root / name, source / name)
+        shutil.copytree(root / "lib" / "metaopt", source / "lib" / "metaopt",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         out = Path(tmp) / "wheel"
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH), "PIP_NO_INPUT": "1"}
@@ -111,33 +112,33 @@ def build_wheel(target: Path) -> Path:
             capture_output=True, text=True, env=env, cwd=tmp)
         if done.returncode != 0:
             raise RuntimeError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
-        built = out / wheel_name()
+        built = out / wheel_name(root)
         if not built.is_file():
-            raise RuntimeError(f"pip wheel wrote {sorted(p.name for p in out.iterdir())}, not {wheel_name()}")
+            raise RuntimeError(f"pip wheel wrote {sorted(p.name for p in out.iterdir())}, not {wheel_name(root)}")
         return Path(shutil.copy(built, target / built.name))
 
 
-def requirements() -> str:
+def requirements(root: Path = ROOT) -> str:
     """The bundle's ``requirements.txt``: the wheel with the chapters' extras, and the tools to run them."""
     return (
         "# Everything the chapters need, pinned by constraints.txt to the versions the book was checked with.\n"
         "# Install from this folder:  python -m pip install -r requirements.txt\n"
         "-c constraints.txt\n"
-        f"./{wheel_name()}[{','.join(EXTRAS)}]\n"
+        f"./{wheel_name(root)}[{','.join(EXTRAS)}]\n"
         + "".join(f"{tool}\n" for tool in READER_TOOLS)
     )
 
 
-def readme() -> str:
+def readme(root: Path = ROOT) -> str:
     """The bundle's README: what is inside, and the two commands that install and open it."""
-    names = [p.name for p in chapters()]
+    names = [p.name for p in chapters(root)]
     return f"""# The notebooks of "Learning to Learn by Gradient Descent, One Example Exactly"
 
 Every chapter of the book as a Jupyter notebook, with the outputs the book shows:
 
 - `chapters/`: {names[0]} to {names[-1]}
 - `train/`: the trained optimizers chapters 10 and 11 load
-- `{wheel_name()}`: the book's library, metaopt
+- `{wheel_name(root)}`: the book's library, metaopt
 - `requirements.txt`, `constraints.txt`: what the chapters need, every package pinned
   to the version the book was checked with
 
@@ -166,15 +167,15 @@ def _zip_write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
-def build_bundle(target: Path, wheel: Path) -> Path:
+def build_bundle(target: Path, wheel: Path, root: Path = ROOT) -> Path:
     """Write the notebooks bundle (see the module's docstring) into ``target``; the same inputs give the same bytes."""
     files = {
-        "README.md": readme().encode(),
-        "requirements.txt": requirements().encode(),
-        "constraints.txt": (ROOT / "constraints.txt").read_bytes(),
+        "README.md": readme(root).encode(),
+        "requirements.txt": requirements(root).encode(),
+        "constraints.txt": (root / "constraints.txt").read_bytes(),
         wheel.name: wheel.read_bytes(),
-        **{f"chapters/{p.name}": p.read_bytes() for p in chapters()},
-        **{f"train/{p.name}": p.read_bytes() for p in training_files()},
+        **{f"chapters/{p.name}": p.read_bytes() for p in chapters(root)},
+        **{f"train/{p.name}": p.read_bytes() for p in training_files(root)},
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -185,20 +186,21 @@ def build_bundle(target: Path, wheel: Path) -> Path:
     return path
 
 
-def ensure(target: Path) -> dict[str, Path]:
-    """The wheel and the bundle in ``target``, rebuilt only when an input changed since the last build."""
-    target = Path(target)
+def ensure(target: Path, root: Path = ROOT) -> dict[str, Path]:
+    """The wheel and the bundle of the book's sources in ``root`` (this repository, or the student
+    edition's copy: booktools.student) in ``target``, rebuilt only when an input changed."""
+    target, root = Path(target), Path(root)
     stamp = target / ".fingerprint"
-    wheel, bundle = target / wheel_name(), target / BUNDLE
-    current = fingerprint()
+    wheel, bundle = target / wheel_name(root), target / BUNDLE
+    current = fingerprint(root)
     fresh = (stamp.is_file() and stamp.read_text(encoding="utf-8") == current
              and wheel.is_file() and bundle.is_file())
     if not fresh:
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        wheel = build_wheel(target)
-        bundle = build_bundle(target, wheel)
+        wheel = build_wheel(target, root)
+        bundle = build_bundle(target, wheel, root)
         stamp.write_text(current, encoding="utf-8")
     return {"wheel": wheel, "bundle": bundle}
 

@@ -45,6 +45,10 @@ so a plain ``jupyter-book build .`` uses it. It does three things:
    when their inputs changed). The role ``{bookfile}`bundle``` (or ``wheel``; with a title:
    ``{bookfile}`the notebooks <bundle>```) links a page to one of them, and every chapter page
    gets one box, "Run this chapter yourself", saying how (:class:`BookDownloads`).
+
+8. **Two editions** (:func:`set_edition_tag`): ``book_edition: student`` (set by
+   :mod:`booktools.student`, which also removes the solutions from its copy of the sources)
+   adds the Sphinx tag ``student``, so a page can say ``{only} student`` or ``{only} not student``.
 """
 
 from __future__ import annotations
@@ -220,7 +224,7 @@ RUN_PAGE, RUN_ANCHOR = "intro", "run-it-yourself"
 def build_downloads(app) -> None:
     """``builder-inited``: the wheel and the notebooks bundle in ``<output>/downloads`` (7. above)."""
     if app.builder.format == "html":
-        built = bundle.ensure(Path(app.outdir) / DOWNLOADS)
+        built = bundle.ensure(Path(app.outdir) / DOWNLOADS, root=Path(app.srcdir))
         logger.info(f"booktools: {', '.join(p.name for p in built.values())} in {DOWNLOADS}/")
 
 
@@ -312,7 +316,22 @@ class BookDownloads(SphinxPostTransform):
         section.insert(index, box)
 
 
+#: The editions ``book_edition`` (``_config.yml``, ``sphinx.config``) may name; ``student`` is
+#: booktools.student's copy without solutions. The edition is a Sphinx tag, for ``{only} student``.
+EDITIONS = ("full", "student")
+
+
+def set_edition_tag(app, config) -> None:
+    """``config-inited``: the tag ``student`` in the student edition (8. above)."""
+    if config.book_edition not in EDITIONS:
+        raise ValueError(f"book_edition must be one of {', '.join(EDITIONS)}; got {config.book_edition!r}")
+    if config.book_edition == "student":
+        app.tags.add("student")
+
+
 def setup(app):
+    app.add_config_value("book_edition", "full", "env")
+    app.connect("config-inited", set_edition_tag)
     app.setup_extension("sphinx.ext.mathjax")
     app.connect("config-inited", use_local_mathjax)
     # Late priority: after every other extension has added its scripts to the page.
