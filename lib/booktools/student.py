@@ -45,7 +45,17 @@ class _Stripper:
         self.between = False  # after a {solution-start} block, before its {solution-end}
         self.fence = None     # inside a solution directive's own fenced block, closed by this fence
         self.kind = None
-        self.removed = 0      # solutions removed
+        self.label = None     # the exercise whose solution is being read
+        #: Each solution's markdown and code, by its exercise's label: {label: {"markdown": [...], "code": [...]}}.
+        self.solutions: dict[str, dict[str, list[str]]] = {}
+
+    @property
+    def removed(self) -> int:
+        """How many solutions were removed."""
+        return len(self.solutions)
+
+    def record(self, kind: str, text: str) -> None:
+        self.solutions[self.label][kind].append(text)
 
     def markdown(self, text: str) -> str:
         kept = []
@@ -57,6 +67,8 @@ class _Stripper:
                     elif self.kind == "solution-end":
                         self.between = False
                     self.fence = self.kind = None
+                elif self.kind == "solution":
+                    self.record("markdown", line)
                 continue
             match = OPENS.match(line)
             if match:
@@ -66,16 +78,20 @@ class _Stripper:
                 if kind in ("solution", "solution-start"):
                     if self.between:
                         raise ValueError(f"a solution inside another solution: {line.strip()!r}")
-                    self.removed += 1
+                    self.label = line[match.end():].strip()
+                    if not self.label or self.label in self.solutions:
+                        raise ValueError(f"a solution needs its exercise's label, once: {line.strip()!r}")
+                    self.solutions[self.label] = {"markdown": [], "code": []}
                 self.fence, self.kind = match["fence"], kind
                 continue
-            if not self.between:
+            if self.between:
+                self.record("markdown", line)
+            else:
                 kept.append(line)
         return "".join(kept)
 
 
-def strip_notebook(nb: dict) -> tuple[dict, int]:
-    """``nb`` without its solutions, and how many were removed. Cells left empty are dropped."""
+def _strip(nb: dict) -> tuple[dict, _Stripper]:
     stripper = _Stripper()
     cells = []
     for cell in nb["cells"]:
@@ -83,11 +99,24 @@ def strip_notebook(nb: dict) -> tuple[dict, int]:
             text = stripper.markdown("".join(cell["source"]))
             if text.strip():
                 cells.append({**cell, "source": text.strip("\n").splitlines(keepends=True)})
-        elif not stripper.between:
+        elif stripper.between:
+            stripper.record("code", "".join(cell["source"]))
+        else:
             cells.append(cell)
     if stripper.between or stripper.fence is not None:
         raise ValueError("a solution is not closed before the notebook ends")
-    return {**nb, "cells": cells}, stripper.removed
+    return {**nb, "cells": cells}, stripper
+
+
+def strip_notebook(nb: dict) -> tuple[dict, int]:
+    """``nb`` without its solutions, and how many were removed. Cells left empty are dropped."""
+    stripped, stripper = _strip(nb)
+    return stripped, stripper.removed
+
+
+def solutions(nb: dict) -> dict[str, dict[str, list[str]]]:
+    """Each solution of ``nb`` by its exercise's label: its markdown lines and its code cells' sources."""
+    return _strip(nb)[1].solutions
 
 
 def strip_markdown(text: str) -> tuple[str, int]:
