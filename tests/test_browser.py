@@ -6,9 +6,12 @@ other host is blocked, and a page that even tries one fails: the book must
 work offline (MathJax included). For every page we check: no console
 errors, no blocked or failed requests, every formula typeset by MathJax (no
 raw TeX left, no MathJax error), every image loaded with alt text and a caption, shown
-at a legible size inside the content column, every internal link (and its
+at a legible size inside the content column and sharp on a 2x screen (two image pixels per
+CSS pixel), every code block fitting the column at 1280 px without scrolling, every internal link (and its
 #anchor) resolving, every exercise followed by its solution, which a click
-reveals. Then: the search page finds glossary terms, each chapter offers its
+reveals. Every page is opened again at 400 px wide: nothing makes the page wider than the
+screen, no equation, table, code block or image is cut off (scrolling inside its own box is
+fine), no equation number sits over its formula. Then: the search page finds glossary terms, each chapter offers its
 ``.ipynb`` download, no template leftovers, no made-up launch buttons.
 
 The checks are also run on deliberately broken copies of a page (MathJax
@@ -54,9 +57,15 @@ SHOTS = ROOT / "_build" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
 # Folders of the built site that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "mathjax", "_downloads"}
-# A content image shown at less than this fraction of its natural width has text too small to read:
+# A content image shown at less than this fraction of its intended width has text too small to read:
 # the book style draws 11 pt text at 100 dpi (15 px), so 75 % keeps it above 11 px.
 MIN_SCALE = 0.75
+# Figures are stored at twice the pixels of their intended size ("retina", metaopt.plotting), so a
+# raster image needs at least this many image pixels per CSS pixel to be sharp on a 2x screen.
+MIN_DENSITY = 1.9
+INTENDED_DENSITY = 2.0
+# The narrow screen every page is also opened at (a small phone held upright).
+NARROW = {"width": 400, "height": 900}
 # How many pages the crawl keeps loading while it inspects one.
 CRAWL_AHEAD = 3
 # Whole-page screenshots (several seconds each for a long chapter) only when asked for:
@@ -149,6 +158,9 @@ INSPECT = """() => {
         const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
         return {where: e.parentElement.className, top: r.top, covered: !(hit && (hit === e || e.contains(hit)))};
       }),
+    code_scroll: Array.from(article.querySelectorAll('pre'))
+      .filter((p) => p.clientWidth > 0 && p.scrollWidth > p.clientWidth + 1)
+      .map((p) => p.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 80)),
     run_box: Array.from(document.querySelectorAll('.run-this-chapter')).map(text),
     run_links: Array.from(document.querySelectorAll('.run-this-chapter a[href]')).map((a) => a.href),
   };
@@ -252,9 +264,13 @@ def image_problems(r):
         if not img["caption"]:
             problems.append(f"image without a caption: {name}")
         if img["width"] > 0:  # visible (not inside a closed dropdown)
-            scale = img["width"] / img["naturalWidth"]
-            if scale < MIN_SCALE:
-                problems.append(f"image shrunk to {scale:.0%} of its size, text too small: {name}")
+            if not name.lower().endswith(".svg"):  # vector images are sharp at any density
+                density = img["naturalWidth"] / img["width"]
+                if density < MIN_DENSITY:
+                    problems.append(f"image at {density:.2f} pixels per CSS pixel, blurry on a 2x screen: {name}")
+                scale = INTENDED_DENSITY / density
+                if scale < MIN_SCALE:
+                    problems.append(f"image shrunk to {scale:.0%} of its intended size, text too small: {name}")
             if img["right"] > img["columnRight"] + 1 or img["left"] < img["columnLeft"] - 1:
                 problems.append(f"image overflows the content column: {name}")
     return problems
@@ -301,13 +317,84 @@ def exercise_problems(r):
     return problems
 
 
+def code_problems(r):
+    """At 1280 px every code block (and text output) fits the column: no line needs scrolling."""
+    return [f"code block scrolls sideways at {VIEWPORT['width']} px: {line!r}" for line in r["code_scroll"]]
+
+
 CHECKS = {
     "console": console_problems,
     "offline": offline_problems,
     "math": math_problems,
     "images": image_problems,
     "exercises": exercise_problems,
+    "code": code_problems,
 }
+
+# What a narrow screen shows: the page wider than the screen; an equation, table, code block or image
+# past the content column and not inside a box that scrolls; an equation number over its formula.
+LAYOUT = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  const col = article.getBoundingClientRect();
+  const label = (e) => e.tagName.toLowerCase() + ': ' + (e.textContent || e.getAttribute('src') || '').trim().slice(0, 50);
+  const scroller = (e) => {
+    for (let a = e.parentElement; a && a !== article.parentElement; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if (o === 'auto' || o === 'scroll') return a;
+      if (o === 'hidden' || o === 'clip') return null;
+    }
+    return null;
+  };
+  const scrolls = (e) => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const inside = (e) => { const r = e.getBoundingClientRect(); return r.right <= col.right + 1 && r.left >= col.left - 1; };
+  const cut = [];
+  for (const e of article.querySelectorAll('mjx-container[display="true"], table, pre, img')) {
+    if (e.getBoundingClientRect().width === 0) continue;
+    const wider = e.scrollWidth > e.clientWidth + 1;  // its content is wider than its box
+    if (inside(e) && !wider) continue;
+    if (scrolls(e) && inside(e)) continue;  // the reader scrolls inside it
+    const box = scroller(e);
+    if (!box || !inside(box)) cut.push(label(e));
+  }
+  const overlap = [];
+  for (const eq of article.querySelectorAll('div.math')) {
+    const no = eq.querySelector('.eqno'), m = eq.querySelector('mjx-container');
+    if (!no || !m) continue;
+    const a = no.getBoundingClientRect(), c = m.getBoundingClientRect();
+    const f = (m.querySelector('mjx-math') || m).getBoundingClientRect();
+    const b = {left: Math.max(c.left, f.left), right: Math.min(c.right, f.right),
+               top: Math.max(c.top, f.top), bottom: Math.min(c.bottom, f.bottom)};
+    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) overlap.push(no.textContent.trim());
+  }
+  const wide = Array.from(document.querySelectorAll('body *')).filter((e) => {
+    if (e.getBoundingClientRect().right <= window.innerWidth + 1) return false;
+    for (let a = e.parentElement; a; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return false;
+    return true;
+  }).slice(0, 3).map(label);
+  return {overflow: document.documentElement.scrollWidth - window.innerWidth, wide: wide, cut: cut, overlap: overlap};
+}"""
+
+
+def layout_problems(r):
+    problems = []
+    if r["overflow"] > 0:
+        problems.append(f"the page is {r['overflow']} px wider than a {NARROW['width']} px screen: {r['wide']}")
+    problems += [f"cut off at {NARROW['width']} px (past the column, not in a scrolling box): {e}" for e in r["cut"]]
+    problems += [f"equation number {n} over its formula at {NARROW['width']} px" for n in r["overlap"]]
+    return problems
+
+
+def inspect_layout(page, record: dict, server: Server) -> dict:
+    """Wait until the page has loaded and MathJax is done, record its narrow-screen layout, close it."""
+    rel = record["page"]
+    page.wait_for_load_state("load")
+    if REDIRECT.search((server.root / rel).read_text(encoding="utf-8", errors="replace")):
+        page.wait_for_url(lambda url: not url.endswith(rel))
+        page.wait_for_load_state("load")
+    page.evaluate(WAIT_FOR_MATH)
+    record.update(page.evaluate(LAYOUT))
+    page.close()
+    return record
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -364,6 +451,28 @@ def crawl(site, server, context):
     return records
 
 
+@pytest.fixture(scope="session")
+def narrow_context(browser):
+    ctx = browser.new_context(viewport=NARROW, service_workers="block")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def narrow_crawl(site, server, narrow_context):
+    """Every page of the built book at a 400 px wide screen: its layout only."""
+    pages = [rel for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))]
+    loading, records = [], {}
+    for rel in pages:
+        loading.append(open_page(narrow_context, server, rel))
+        if len(loading) > CRAWL_AHEAD:
+            page, record = loading.pop(0)
+            records[record["page"]] = inspect_layout(page, record, server)
+    for page, record in loading:
+        records[record["page"]] = inspect_layout(page, record, server)
+    return records
+
+
 def report(problems_by_page):
     return "\n".join(f"{page}: {p}" for page, problems in problems_by_page.items() for p in problems)
 
@@ -395,6 +504,12 @@ def test_every_page(check, crawl):
     problems = {page: CHECKS[check](r) for page, r in crawl.items()}
     problems = {page: p for page, p in problems.items() if p}
     assert not problems, f"{check} problems:\n" + report(problems)
+
+
+def test_every_page_reads_on_a_narrow_screen(narrow_crawl, crawl):
+    assert set(narrow_crawl) == set(crawl)
+    problems = {page: layout_problems(r) for page, r in narrow_crawl.items()}
+    assert not any(problems.values()), report(problems)
 
 
 def test_internal_links_resolve(crawl, server, site):
@@ -603,6 +718,43 @@ def test_checks_fail_when_an_image_breaks(crawl, site, context, tmp_path):
                     lambda t: re.sub(r'(<img[^>]*src=")[^"]*_images/[^"]+"', r'\1../_images/missing.png"', t, count=1))
     r = visit_copy(context, tmp_path, broken)
     assert any("does not load" in p for p in image_problems(r)), image_problems(r)
+
+
+def test_checks_fail_when_an_image_is_not_sharp(crawl, site, context, tmp_path):
+    page = page_with(crawl, "images")
+    # A figure stored at 1x, as before the retina figures: the first figure of the page at half its pixels.
+    from PIL import Image
+
+    src = next(i["src"] for i in crawl[page]["images"] if i["inArticle"] and i["width"] > 0 and i["src"].endswith(".png"))
+    broken = tamper(site, tmp_path, page, lambda t: t.replace(f'src="{src}"', f'src="{src[:-4]}-1x.png"', 1))
+    original = (site / page).parent / src
+    with Image.open(original) as image:
+        image.resize((image.width // 2, image.height // 2)).save(
+            (tmp_path / "site" / page).parent / src.replace(".png", "-1x.png"))
+    r = visit_copy(context, tmp_path, broken)
+    assert any("blurry on a 2x screen" in p for p in image_problems(r)), image_problems(r)
+
+
+def test_checks_fail_when_code_does_not_fit(crawl, site, context, tmp_path):
+    page = "chapters/02_inner_loop.html"
+    long_line = "x = " + " + ".join(["theta"] * 30)
+    broken = tamper(site, tmp_path, page, lambda t: t.replace("<pre>", f"<pre>{long_line}\n", 1))
+    r = visit_copy(context, tmp_path, broken)
+    assert any(long_line[:40] in p for p in code_problems(r)), code_problems(r)
+
+
+def test_checks_fail_on_a_page_too_wide_for_a_narrow_screen(site, server, narrow_context, tmp_path):
+    page = "chapters/03_outer_loop.html"
+    # Formulas that no longer scroll (MathJax's container clips instead) and a wide unbreakable line.
+    wide = '<p style="white-space: nowrap">' + "wide " * 40 + "</p>"
+    broken = tamper(site, tmp_path, page, lambda t: t.replace("</head>", "<style>div.math mjx-container "
+                                                               "{overflow: hidden !important}</style></head>", 1)
+                    .replace('<section id="', wide + '<section id="', 1))
+    with Server(tmp_path / "site") as copy:
+        opened, record = open_page(narrow_context, copy, broken)
+        problems = layout_problems(inspect_layout(opened, record, copy))
+    assert any("wider than" in p for p in problems), problems
+    assert any("cut off" in p for p in problems), problems
 
 
 def test_checks_fail_when_the_theme_script_is_declared_twice(crawl, site, context, tmp_path):

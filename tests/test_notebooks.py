@@ -77,6 +77,32 @@ def test_chapter_outputs_clean_and_stable(path):
                 assert not match, f"{path.name} cell {i} {mime}: machine-specific text {match.group(0)!r}"
 
 
+def shown_lines(nb):
+    """Each line a reader sees in a code block: code cells' sources and their plain-text outputs."""
+    for index, cell in enumerate(code_cells(nb)):
+        tags = set(cell["metadata"].get("tags", []))
+        if "remove-cell" in tags:
+            continue
+        texts = [] if "remove-input" in tags else ["".join(cell["source"])]
+        for output in [] if "remove-output" in tags else cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append("".join(output["text"]))
+            elif set(output.get("data", {})) == {"text/plain"}:
+                texts.append("".join(output["data"]["text/plain"]))
+        for text in texts:
+            for line in text.splitlines():
+                yield index, line
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_content_column(path):
+    """At most CODE_COLUMNS characters a line: what the book's style fits at 1280 px (the browser test measures it)."""
+    from booktools.sphinx_ext import CODE_COLUMNS
+
+    long = [(i, len(line), line[:60]) for i, line in shown_lines(load(path)) if len(line) > CODE_COLUMNS]
+    assert not long, f"{path.name}: lines longer than {CODE_COLUMNS} characters (code cell, length, start): {long}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_figure_has_caption_and_alt_text(path):
     for i, cell in enumerate(code_cells(load(path))):

@@ -193,7 +193,16 @@ class GluedNumbers(SphinxPostTransform):
 #: let it scroll instead.
 BOOK_CSS = """/* written by booktools.sphinx_ext */
 .sd-dropdown span.math, .sd-card span.math { overflow-x: auto; overflow-y: hidden; }
+/* Code lines of up to CODE_COLUMNS characters fit the content column at 1280 px (tests/test_browser.py). */
+.bd-content div.highlight pre, .bd-content div.cell_output pre { font-size: 0.75rem; padding: 0.75rem; }
+/* Figures carry their intended size (half their pixels: retina) as an inline style; where the column
+   is narrower they shrink, keeping their proportions. */
+.bd-content div.cell_output img { height: auto !important; }
+/* A long inline name breaks rather than push a narrow page sideways. */
+.bd-article code.docutils.literal, .bd-article code.docutils.literal span.pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 """
+#: The longest code line the book shows (tests/test_notebooks.py), and what BOOK_CSS makes fit at 1280 px.
+CODE_COLUMNS = 88
 
 
 def write_book_css(app, exception) -> None:

@@ -230,7 +230,8 @@ def _backward(phi1, phi2, phi3, theta_star, theta_T, grad, h):
     # L = (θ_T − θ*)²
     theta_bar = 2.0 * (theta_T - theta_star)
     h_bar_next = 0.0  # dL/dh_t arriving from h_{t+1} (none after the last step)
-    h_before = chain(reversed(h[:-1]), [0.0])  # h_{t−1} for t = T−1, ..., 0 (h_{−1} = 0)
+    # h_{t−1} for t = T−1, ..., 0 (h_{−1} = 0)
+    h_before = chain(reversed(h[:-1]), [0.0])
     for grad_t, h_t, h_prev in zip(reversed(grad), reversed(h), h_before):
         # θ_{t+1} = θ_t + g_t
         g_bar = theta_bar  # and θ_bar passes through to θ_t unchanged
