@@ -14,14 +14,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # last leaves the other worker idle until it ends (make test passes --no-loadscope-reorder, or
 # xdist would hand out the files with the most tests first). Only the order of the files changes.
 LONGEST_FIRST = (
+    "tests/test_bundle.py",  # ~130 s, most of it pip filling a fresh environment
     "chapters/11_digits.ipynb",  # ~100 s
-    "tests/test_browser.py",  # ~45 s
+    "tests/test_browser.py",  # ~70 s (every page at 1280 px and at 400 px)
     "tests/test_pdf.py",  # ~40 s
     "chapters/10_lstm_optimizer.ipynb",  # ~35 s
     "tests/test_digits.py",  # ~35 s
     "tests/test_promise.py",  # ~30 s
     "tests/test_properties.py",  # ~25 s
     "tests/test_fuzz.py",  # ~30 s
+    "tests/test_student.py",  # ~25 s (a strict build of the student edition)
     "tests/test_policy.py",
     "tests/test_lstm.py",
     "chapters/09_autodiff.ipynb",

@@ -7,8 +7,8 @@ virtual environment (``python -m venv --without-pip``; the running Python's pip 
 into it with ``--python``) gets exactly what the bundle's README says to install
 (``pip install -r requirements.txt``, from the unpacked folder). There nbval runs two
 downloaded chapters: chapter 2 (Part I) and chapter 10 (JAX, and the trained parameters
-it reads from the bundle's ``train/``). Before anything is installed, each chapter's first
-cell is run in that bare environment: it must stop and say what to install.
+it reads from the bundle's ``train/``). Before anything is installed, the first cells of those two
+chapters are run in that bare environment: each must stop and say what to install.
 
 Marked ``packaging`` (it needs pip to reach PyPI or its cache), like tests/test_packaging.py.
 """
@@ -163,7 +163,7 @@ def test_a_downloaded_chapter_runs_in_a_fresh_environment(built, tmp_path):
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path, env=env)
     python = str(venv / "bin" / "python")
 
-    # Nothing installed yet: each chapter's first cell stops and says what to install.
+    # Nothing installed yet: the first cell of each chapter run here stops and says what to install.
     for path in RUN_THERE:
         cell = first_code_cell(notebook(folder / path))
         bare = subprocess.run([python, "-I", "-c", "".join(cell["source"])], capture_output=True, text=True,

@@ -12,8 +12,8 @@ text" is checked three ways, none of which uses the stripping code under test:
 - **downloads**: no page source (``_sources/*.ipynb``) and no notebook of the student
   notebooks bundle contains a solution directive.
 
-The exercises themselves are all still there, and the student notebooks still run: no
-code cell uses a name that only a removed solution defined.
+The exercises themselves are all still there, and no kept code cell uses a name that only a
+removed solution defined (a static check: the student notebooks are not re-run).
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """What the course guide says of each chapter, counted from the chapters themselves.
 
-The course guide (``appendix/course_guide.ipynb``) shows these counts; nothing in it is
-typed by hand but the plan of sessions (:data:`SESSIONS`, a teacher's choice) and the two
-rates it states (:data:`WORDS_PER_MINUTE`, :data:`WORKING_FACTOR`).
+The course guide (``appendix/course_guide.ipynb``) shows these counts; the inputs typed by
+hand are the plan of 90-minute sessions (:data:`SESSIONS`, a teacher's choice), what each kind
+of exercise suits (:data:`SUITS`) and the three rates it states (:data:`WORDS_PER_MINUTE`,
+:data:`WORDS_PER_CODE_LINE`, :data:`WORKING_FACTOR`).
 
 - **Prose** is the text of a chapter's markdown cells without its exercises and their
   solutions (:func:`measure`): words (runs of letters, Korean included, or of digits; a glued
-  number counts as one word), inline formulas, displayed equations, and lines of code: those
-  in the text and those of the code cells a reader sees (not tagged ``remove-cell`` or
+  number counts as one word), inline formulas, displayed equations, and lines of code: the
+  non-blank lines of code blocks in the text and the non-blank, non-comment lines of the code cells a reader sees (not tagged ``remove-cell`` or
   ``remove-input``).
 - **Exercises** are the ``{exercise}`` directives: label, kind (``by-hand``, ``code``,
   ``predict``), title, and the same measure of the statement and of the solution (its

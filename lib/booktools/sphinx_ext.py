@@ -310,8 +310,9 @@ class BookDownloads(SphinxPostTransform):
             "", "",
             nodes.Text("Download the "),
             self._reference(bundle.BUNDLE, nodes.Text("notebooks bundle")),
-            nodes.Text(f"{size}: every chapter with its outputs, the book's library metaopt, and a requirements "
-                       "file that pins what they need. Unzip it and, in its folder, run "),
+            nodes.Text(f"{size}: every chapter with its outputs, the book's library metaopt, and a "
+                       "requirements file that installs what they need, pinned by its constraints.txt. "
+                       "Unzip it and, in its folder, run "),
             nodes.literal("", "python -m pip install -r requirements.txt"),
             nodes.Text(", then "),
             nodes.literal("", f"jupyter lab {notebook}"),

@@ -6,7 +6,7 @@
 to its ``{solution-end}``, code cells included), sets ``book_edition: student`` (which
 ``booktools.sphinx_ext`` turns into the Sphinx tag ``student``, for the few sentences that
 say where the solutions are: ``{only} student`` / ``{only} not student``) and builds it
-into ``_build/student/html``. The solutions are not hidden there but absent: from the
+into ``_build/student/_build/html``. The solutions are not hidden there but absent: from the
 pages, from the search index, from the pages' ``.ipynb`` sources and from the notebooks
 bundle (built from the stripped copy). The full edition (``make book``) keeps them, and
 ``make test`` runs their code.
