@@ -430,17 +430,17 @@ def context(browser):
     ctx.close()
 
 
-@pytest.fixture(scope="session")
-def crawl(site, server, context):
-    """Every page of the built book, visited once (a page that only redirects: see test_redirects)."""
+def crawl_site(site, server, context, inspect) -> dict:
+    """Every page of the built book (not the pages that only redirect: see test_redirects), each
+    passed to ``inspect(page, record)`` once loaded. Several pages load and typeset at once in the
+    one browser while each is inspected in turn (page loads and MathJax run in the browser's own
+    processes, on every core)."""
     pages = [rel for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))]
-    # Several pages load and typeset at once in the one browser while each is inspected in turn
-    # (page loads and MathJax run in the browser's own processes, on every core).
     loading, records = [], {}
 
     def finish_oldest():
         page, record = loading.pop(0)
-        records[record["page"]] = inspect_page(page, record, server, screenshot=SCREENSHOT_PAGES.get(record["page"]))
+        records[record["page"]] = inspect(page, record)
 
     for rel in pages:
         loading.append(open_page(context, server, rel))
@@ -449,6 +449,13 @@ def crawl(site, server, context):
     while loading:
         finish_oldest()
     return records
+
+
+@pytest.fixture(scope="session")
+def crawl(site, server, context):
+    """Every page of the built book, visited once at 1280 px."""
+    return crawl_site(site, server, context, lambda page, record: inspect_page(
+        page, record, server, screenshot=SCREENSHOT_PAGES.get(record["page"])))
 
 
 @pytest.fixture(scope="session")
@@ -461,16 +468,7 @@ def narrow_context(browser):
 @pytest.fixture(scope="session")
 def narrow_crawl(site, server, narrow_context):
     """Every page of the built book at a 400 px wide screen: its layout only."""
-    pages = [rel for rel in site_pages(site) if not REDIRECT.search((site / rel).read_text(encoding="utf-8"))]
-    loading, records = [], {}
-    for rel in pages:
-        loading.append(open_page(narrow_context, server, rel))
-        if len(loading) > CRAWL_AHEAD:
-            page, record = loading.pop(0)
-            records[record["page"]] = inspect_layout(page, record, server)
-    for page, record in loading:
-        records[record["page"]] = inspect_layout(page, record, server)
-    return records
+    return crawl_site(site, server, narrow_context, lambda page, record: inspect_layout(page, record, server))
 
 
 def report(problems_by_page):
