@@ -47,8 +47,6 @@ GUARD_TAG = "run-this-chapter-yourself"
 #: Zip entries get this date, so the same inputs give the same bytes (zip cannot store 1970).
 EPOCH = 315532800  # 1980-01-01 00:00 UTC
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-#: The name of each bundled chapter's import, as pip installs it (``import sklearn``: scikit-learn).
-DISTRIBUTION = {"sklearn": "scikit-learn", "IPython": "ipython", "myst_nb": "myst-nb"}
 
 
 def version(root: Path = ROOT) -> str:
