@@ -33,10 +33,14 @@ help:
 	@echo "make train     meta-train chapter 10's LSTM and linear RNN and chapter 11's LSTM from fixed seeds"
 	@echo "               (about 11 min on 2 cores; see the logs), write train/*_params.npz and train/*_log.json (committed)"
 
-# The environment is rebuilt whenever requirements.txt, constraints.txt or pyproject.toml change.
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# The environment is rebuilt whenever requirements.txt, constraints.txt, pyproject.toml or
+# package-lock.json change. npm installs plotly.js, the explorables' plotting library, into
+# node_modules/ from package-lock.json (exact version and checksum; booktools.explorables).
+$(STAMP): requirements.txt constraints.txt pyproject.toml package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node.js and npm (Debian: apt-get install nodejs npm); it installs plotly.js for the book's interactive figures"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -82,7 +86,7 @@ clean:
 	rm -rf _build
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules
 
 # Benchmarks: prints seven figures with their goals and peers, writes benchmarks/results.json (committed),
 # then re-executes the appendix page that shows them. BENCH_ARGS=--skip-book keeps the stored

@@ -17,6 +17,7 @@ LONGEST_FIRST = (
     "tests/test_bundle.py",  # ~130 s, most of it pip filling a fresh environment
     "chapters/11_digits.ipynb",  # ~100 s
     "tests/test_browser.py",  # ~70 s (every page at 1280 px and at 400 px)
+    "tests/test_explorables.py",  # ~60 s (the explorables operated in the browser; sympy checks intervals)
     "tests/test_pdf.py",  # ~40 s
     "chapters/10_lstm_optimizer.ipynb",  # ~35 s
     "tests/test_digits.py",  # ~35 s

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,13 +82,21 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A browser that closes a page while a file is still coming (the crawl does) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class Server:
     """Serve a folder on 127.0.0.1 (a free port) from a background thread."""
 
     def __init__(self, directory: Path):
         self.root = Path(directory)
         handler = functools.partial(_QuietHandler, directory=str(directory))
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.netloc = f"127.0.0.1:{self.httpd.server_address[1]}"
         self.url = f"http://{self.netloc}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -343,6 +343,7 @@ def setup(app):
     app.add_config_value("book_edition", "full", "env")
     app.connect("config-inited", set_edition_tag)
     app.setup_extension("sphinx.ext.mathjax")
+    app.setup_extension("booktools.explorables")  # interactive figures, computed in the page
     app.connect("config-inited", use_local_mathjax)
     # Late priority: after every other extension has added its scripts to the page.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
