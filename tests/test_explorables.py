@@ -30,7 +30,8 @@ import pytest
 
 import reference
 from booktools.browser import Server, block_other_hosts, launch
-from metaopt import ASSUMED_GRADIENT, THETA_STAR, dynamics, meta_gradient, meta_loss, meta_step, symbolic, unroll
+from metaopt import ASSUMED_GRADIENT, PHI_OLD, STEPS, THETA0, THETA_STAR, dynamics, meta_gradient, meta_loss
+from metaopt import meta_step, meta_train, symbolic, unroll
 from metaopt.validate import DivergenceError
 from test_browser import ensure_site, require_browser
 
@@ -40,6 +41,7 @@ PAGES = {
     "chapters/02_inner_loop.html": "worked-example",
     "chapters/03_outer_loop.html": "worked-example",
     "chapters/05_momentum.html": "convergence-map",
+    "chapters/06_meta_step_size.html": "meta-training",
 }
 NARROW = {"width": 400, "height": 900}
 #: The readouts show 6 significant digits: a shown number is within half a unit of its last
@@ -161,6 +163,24 @@ def test_the_intervals_match_sympys_exact_ones(math, seed):
         problems = interval_problems([(i["low"], i["high"], i["open"]) for i in intervals], expected, top, samples,
                                      tolerance=1e-9)
         assert not problems, (phi, d, theta0, steps, top, problems)
+
+
+def test_meta_training_matches_steps_along_the_exact_gradient(math):
+    """metaTrain against this test's own outer loop: phi <- phi - eta * (the exact gradient, rounded)."""
+    rng = np.random.default_rng(11)
+    cases = [[[0.1, 0.5, -1.0], 0.001, 25, 10.0, 5.0, 2]] + [
+        [[float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-1.2, -0.2))],
+         float(rng.uniform(1e-4, 3e-3)), 25, float(rng.uniform(0, 15)), 5.0, int(rng.integers(1, 5))]
+        for _ in range(8)]
+    got = math("MetaoptMath.metaTrain(c[0], c[1], c[2], c[3], c[4], c[5])", cases)
+    for (phi, eta, iterations, theta0, theta_star, steps), run in zip(cases, got):
+        assert run["diverged"] is None and len(run["phi"]) == iterations + 1
+        current = list(phi)
+        for k in range(iterations + 1):
+            np.testing.assert_allclose(run["phi"][k], current, rtol=1e-9, atol=1e-12, err_msg=f"{phi}, {eta}, k={k}")
+            exact = reference.forward(current, theta0, theta_star, steps)
+            np.testing.assert_allclose(run["loss"][k], float(exact.loss), rtol=1e-8, atol=1e-12)
+            current = [p - eta * float(d) for p, d in zip(current, exact.dloss)]
 
 
 def test_eigenvalues_and_spectral_radius_match_numpy(math):
@@ -310,7 +330,27 @@ def convergence_map_problems(state: dict) -> list[str]:
     return problems
 
 
-CHECK = {"worked-example": worked_example_problems, "convergence-map": convergence_map_problems}
+def meta_training_problems(state: dict) -> list[str]:
+    c, shown = state["controls"], state["shown"]
+    eta, iterations = float(c["eta"]), int(c["iterations"])
+    try:
+        run = meta_train(PHI_OLD, eta=eta, iterations=iterations, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS)
+    except DivergenceError as error:
+        k = int(re.search(r"diverged at iteration (\d+)", str(error)).group(1))
+        if shown.get("outcome") != f"diverged at meta-iteration {k}":
+            return [f"eta = {eta}: metaopt diverges at iteration {k}, the page says {shown.get('outcome')!r}"]
+        return []
+    phi = run.phi[-1]
+    problems = [] if shown.get("outcome", "").startswith(f"{iterations} meta-steps") else [
+        f"eta = {eta}: metaopt trains {iterations} meta-steps, the page says {shown.get('outcome')!r}"]
+    m = dynamics.momentum_params(phi)
+    return problems + compare(shown, {"phi": phi, "meta-loss": run.loss[-1], "momentum": [m.alpha, m.beta],
+                                      "rho": dynamics.spectral_radius(phi)},
+                              {"phi": 1e-9, "meta-loss": 1e-12, "momentum": 1e-9, "rho": 1e-9})
+
+
+CHECK = {"worked-example": worked_example_problems, "convergence-map": convergence_map_problems,
+         "meta-training": meta_training_problems}
 
 
 # --- operating a page ------------------------------------------------------------------------
@@ -530,10 +570,12 @@ def test_explorables_fit_a_narrow_screen(opened, rel):
 FALLBACK = """(fig) => {
   const shown = (e) => !!e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().height > 0;
   return {explorable: Array.from(document.querySelectorAll('div.explorable')).some(shown),
-          figure: shown(document.getElementById(fig))};
+          figure: fig ? shown(document.getElementById(fig)) : null};
 }"""
 FIGURES = {"chapters/02_inner_loop.html": "fig-inner-loop", "chapters/03_outer_loop.html": "fig-loss-along",
-           "chapters/05_momentum.html": "fig-convergence-map"}
+           "chapters/05_momentum.html": "fig-convergence-map",
+           # chapter 6's static counterpart is the table of runs above the explorable (a code cell's output)
+           "chapters/06_meta_step_size.html": None}
 
 
 def fallback_problems(page, rel, where) -> list[str]:
@@ -541,7 +583,7 @@ def fallback_problems(page, rel, where) -> list[str]:
     problems = []
     if state["explorable"]:
         problems.append(f"{where}: the explorable is shown")
-    if not state["figure"]:
+    if FIGURES[rel] and not state["figure"]:
         problems.append(f"{where}: the static figure {FIGURES[rel]} is not shown")
     return problems
 
@@ -683,3 +725,13 @@ def test_a_lost_fallback_is_caught(context, site, tmp_path):
         plain.close()
     assert any("the explorable is shown" in p for p in printed), printed
     assert any("the explorable is shown" in p for p in no_js), no_js
+
+
+def test_a_wrong_meta_step_is_caught(context, site, tmp_path):
+    wrong = {MATH_FILE: lambda t: t.replace("current = metaStep(current, run.grad, eta);",
+                                            "current = metaStep(current, run.grad, 1.01 * eta);")}
+    with broken(site, tmp_path, wrong) as server:
+        page, record = open_explorables(context, server, "chapters/06_meta_step_size.html")
+        problems = meta_training_problems(page.locator("div.explorable").first.evaluate(STATE))
+        page.close()
+    assert any(p.startswith("phi") for p in problems), problems

@@ -71,7 +71,15 @@ def convergence_map(options: dict) -> dict:
             "theta0": THETA0, "thetaStar": THETA_STAR, "steps": STEPS, "colors": _colors()}
 
 
-KINDS = {"worked-example": worked_example, "convergence-map": convergence_map}
+def meta_training(options: dict) -> dict:
+    """Chapter 6: meta-training from phi_old, starting at chapter 4's meta step size and 300 meta-steps."""
+    from metaopt import ETA_TRAIN, PHI_OLD, STEPS, THETA0, THETA_STAR
+
+    return {"phi": list(PHI_OLD), "eta": ETA_TRAIN, "iterations": 300, "theta0": THETA0, "thetaStar": THETA_STAR,
+            "steps": STEPS, "colors": _colors()}
+
+
+KINDS = {"worked-example": worked_example, "convergence-map": convergence_map, "meta-training": meta_training}
 
 
 class explorable(nodes.General, nodes.Element):

@@ -77,6 +77,27 @@
     return 0.5 * (a + b);
   }
 
+  /** Meta-training: `iterations` meta-updates φ ← φ − η ∇φL from `phi`, as metaopt.meta_train.
+   * Returns {phi, loss} for iterations 0..K and `diverged`: the iteration at which the meta-loss,
+   * its gradient or the update stopped being finite numbers (then the lists end before it), or null. */
+  function metaTrain(phi, eta, iterations, theta0, thetaStar, steps) {
+    const phis = [];
+    const losses = [];
+    let current = phi.slice();
+    for (let k = 0; k <= iterations; k++) {
+      const run = metaGradient(current, theta0, thetaStar, steps);
+      const theta = unroll(current, theta0, thetaStar, steps).theta;
+      if (![run.loss, ...run.grad, ...theta].every(Number.isFinite)) return { phi: phis, loss: losses, diverged: k };
+      phis.push(current);
+      losses.push(run.loss);
+      if (k < iterations) {
+        current = metaStep(current, run.grad, eta);
+        if (!current.every(Number.isFinite)) return { phi: phis, loss: losses, diverged: k + 1 };
+      }
+    }
+    return { phi: phis, loss: losses, diverged: null };
+  }
+
   /** The intervals of 0 < η ≤ etaTop where φ − η d lowers the meta-loss.
    *
    * The loss along the ray is sampled at `samples` equal steps of η; every change of sign of
@@ -141,7 +162,7 @@
   }
 
   root.MetaoptMath = {
-    unroll, metaLoss, metaGradient, metaStep, helpfulIntervals,
+    unroll, metaLoss, metaGradient, metaStep, metaTrain, helpfulIntervals,
     momentum, phiFromMomentum, eigenvalues, spectralRadius, zeroLossBeta,
   };
 })(typeof window !== "undefined" ? window : globalThis);

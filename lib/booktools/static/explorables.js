@@ -115,8 +115,8 @@
     return { controls, readouts, plots };
   }
 
-  function resetButton(parent, reset) {
-    const button = el("button", { type: "button", class: "ex-reset", text: "Reset to the document's values" });
+  function resetButton(parent, reset, text = "Reset to the document's values") {
+    const button = el("button", { type: "button", class: "ex-reset", text });
     button.addEventListener("click", reset);
     parent.append(button);
   }
@@ -386,7 +386,81 @@
     });
   }
 
-  const KINDS = { "worked-example": workedExample, "convergence-map": convergenceMap };
+  // --- meta-training with a chosen meta step size: chapter 6 -----------------------------------
+
+  function metaTraining(root, c) {
+    const { controls, readouts, plots } = skeleton(root,
+      "Explore: meta-train from φ_old with your meta step size η");
+    const ctl = {
+      eta: slider(controls, { name: "eta", label: "η", min: 0.0001, max: 0.012, step: 0.0001, value: c.eta, digits: 6 }),
+      iterations: slider(controls, { name: "iterations", label: "meta-steps", min: 1, max: 300, step: 1, value: c.iterations }),
+    };
+    resetButton(controls, () => {
+      setValue(ctl.eta, c.eta);
+      setValue(ctl.iterations, c.iterations);
+      update();
+    }, "Reset to chapter 4's η and 300 meta-steps");
+    const out = {
+      verdict: readout(readouts, "outcome", "meta-training"),
+      phi: readout(readouts, "phi", "φ at the end"),
+      loss: readout(readouts, "meta-loss", "meta-loss at the end"),
+      momentum: readout(readouts, "momentum", "α, β at the end"),
+      rho: readout(readouts, "rho", "spectral radius at the end"),
+    };
+    const curve = plotBox(plots, "The meta-loss at every meta-step, on a log scale");
+    const path = plotBox(plots, "The path of meta-training in the plane of step size and momentum");
+    const curveAlphas = linspace(0.12, 1.6, 200);
+
+    function update() {
+      const eta = Number(ctl.eta.value);
+      const iterations = Number(ctl.iterations.value);
+      const run = M.metaTrain(c.phi, eta, iterations, c.theta0, c.thetaStar, c.steps);
+      const last = run.phi[run.phi.length - 1];
+      const m = M.momentum(last);
+      if (run.diverged === null) {
+        out.verdict.textContent = `${iterations} meta-steps, every meta-loss finite`;
+        out.phi.textContent = fmtVector(last);
+        out.loss.textContent = fmt(run.loss[run.loss.length - 1]);
+        out.momentum.textContent = `${fmt(m.alpha)}, ${fmt(m.beta)}`;
+        out.rho.textContent = fmt(M.spectralRadius(m.alpha, m.beta));
+      } else {
+        out.verdict.textContent = `diverged at meta-iteration ${run.diverged}`;
+        for (const key of ["phi", "loss", "momentum", "rho"]) out[key].textContent = "\u2014";
+      }
+      // a meta-loss of exactly 0 has no place on a log scale: it is drawn at the floor, 1e-32
+      const shown = run.loss.map((v) => Math.max(v, 1e-32));
+      Plotly.react(curve, [{ x: shown.map((_, k) => k), y: shown, mode: "lines", name: "meta-loss",
+        line: { color: c.colors.learned } }], layout({
+        title: { text: run.diverged === null ? "meta-loss at every meta-step (a 0 is drawn at 10⁻³²)"
+          : `meta-loss, until it overflows at meta-iteration ${run.diverged}`, font: FONT },
+        xaxis: { title: { text: "meta-iteration k" } },
+        yaxis: { title: { text: "meta-loss" }, type: "log", exponentformat: "power" },
+        margin: { l: 64, r: 12, t: 28, b: 84 },
+        showlegend: false,
+      }), PLOT_CONFIG);
+      // far outside the plot (a diverging run), a point would be drawn at a position the browser
+      // cannot take: the path stops where it leaves a generous box around the plot
+      const ab = run.phi.map(M.momentum).map((v) => (Math.abs(v.alpha) < 50 && Math.abs(v.beta) < 50 ? v
+        : { alpha: null, beta: null }));
+      Plotly.react(path, [
+        { x: curveAlphas, y: curveAlphas.map(M.zeroLossBeta), mode: "lines", name: "zero meta-loss",
+          line: { color: "#444", width: 1.5, dash: "dot" }, hoverinfo: "skip" },
+        { x: ab.map((v) => v.alpha), y: ab.map((v) => v.beta), mode: "lines+markers", name: "meta-training",
+          marker: { size: 3 }, line: { color: c.colors.learned } },
+        { x: [ab[0].alpha], y: [ab[0].beta], mode: "markers", name: "φ_old", marker: { color: c.colors.old, size: 10 } },
+        { x: [0.5], y: [0], mode: "markers", name: "dead-beat point", marker: { color: "black", symbol: "diamond", size: 9 } },
+      ], layout({
+        title: { text: "the optimizer it learns", font: FONT },
+        xaxis: { title: { text: "step size α" }, range: [0, 1.2] },
+        yaxis: { title: { text: "momentum β" }, range: [-0.5, 1.1] },
+      }), PLOT_CONFIG);
+    }
+
+    for (const input of Object.values(ctl)) input.addEventListener("input", update);
+    update();
+  }
+
+  const KINDS = { "worked-example": workedExample, "convergence-map": convergenceMap, "meta-training": metaTraining };
 
   function build() {
     for (const root of document.querySelectorAll("div.explorable[data-explorable]")) {
