@@ -14,7 +14,7 @@ Two kinds of check, neither trusting the page's own code:
   error; every control has a label and is reached by Tab; each box fits a 400 px screen; in
   print and without JavaScript the explorable is hidden and the static figure shows.
 
-Every check is also run on a deliberately broken copy of the site, and must fail there.
+The page checks are also run on deliberately broken copies of the site (listed in the README), where they must fail; the drag, the click and the arrow keys have no broken copy.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import pytest
 
 import reference
 from booktools.browser import Server, block_other_hosts, launch
-from metaopt import ASSUMED_GRADIENT, PHI_OLD, STEPS, THETA0, THETA_STAR, dynamics, meta_gradient, meta_loss
+from metaopt import ASSUMED_GRADIENT, ETA, ETA_TRAIN, PHI_OLD, STEPS, THETA0, THETA_STAR, dynamics, meta_gradient
+from metaopt import meta_loss
 from metaopt import meta_step, meta_train, symbolic, unroll
 from metaopt.validate import DivergenceError
 from test_browser import ensure_site, require_browser
@@ -183,6 +184,16 @@ def test_meta_training_matches_steps_along_the_exact_gradient(math):
             current = [p - eta * float(d) for p, d in zip(current, exact.dloss)]
 
 
+def test_meta_training_diverges_where_meta_train_does(math):
+    """The iteration at which the page's meta-training stops is the one meta_train's DivergenceError names."""
+    etas = [0.006, 0.0075, 0.0091, 0.01, 0.012]
+    got = math("MetaoptMath.metaTrain(c[0], c[1], c[2], c[3], c[4], c[5]).diverged",
+               [[list(PHI_OLD), eta, 300, THETA0, THETA_STAR, STEPS] for eta in etas])
+    for eta, k in zip(etas, got):
+        with pytest.raises(DivergenceError, match=rf"diverged at iteration {k} "):
+            meta_train(PHI_OLD, eta=eta, iterations=300, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS)
+
+
 def test_eigenvalues_and_spectral_radius_match_numpy(math):
     rng = np.random.default_rng(3)
     cases = [[float(a), float(b)] for a, b in zip(rng.uniform(-0.5, 2.5, 400), rng.uniform(-1.2, 1.2, 400))]
@@ -193,6 +204,9 @@ def test_eigenvalues_and_spectral_radius_match_numpy(math):
         m = np.array([[1 - 2 * a, b], [-2 * a, b]])
         expected = np.linalg.eigvals(m)
         got = np.array([complex(z["re"], z["im"]) for z in lam])
+        expected = expected[np.argsort(-np.abs(expected), kind="stable")]  # the larger modulus first
+        if abs(abs(expected[0]) - abs(expected[1])) > 1e-9:  # a complex pair, or equal moduli: either order
+            assert np.allclose(got, expected, rtol=1e-7, atol=1e-7), (a, b, got, expected)
         assert np.allclose(np.sort_complex(got), np.sort_complex(expected), rtol=1e-7, atol=1e-7), (a, b, got, expected)
         assert abs(r - np.max(np.abs(expected))) <= 1e-7, (a, b)
 
@@ -215,8 +229,8 @@ def numbers(text: str) -> list[float]:
     return [float(x) for x in NUMBER.findall(text.replace("\u2212", "-"))]
 
 
-def close(shown: float, expected: float, atol: float = 0.0) -> bool:
-    return abs(shown - expected) <= SHOWN * abs(expected) + atol
+def close(shown: float, expected: float, atol: float = 0.0, rel: float = SHOWN) -> bool:
+    return abs(shown - expected) <= rel * abs(expected) + atol
 
 
 def interval_problems(shown, expected, top, samples, tolerance=SHOWN):
@@ -225,8 +239,8 @@ def interval_problems(shown, expected, top, samples, tolerance=SHOWN):
     problems, step = [], top / samples
     unmatched = list(shown)
     for low, high, is_open in expected:
-        match = next((s for s in unmatched if close(s[0], low, 1e-9 * top) and close(s[1], high, 1e-9 * top)
-                      and s[2] == is_open), None)
+        match = next((s for s in unmatched if close(s[0], low, 1e-9 * top, tolerance)
+                      and close(s[1], high, 1e-9 * top, tolerance) and s[2] == is_open), None)
         if match:
             unmatched.remove(match)
         elif high - low > 2 * step:
@@ -318,7 +332,7 @@ def convergence_map_problems(state: dict) -> list[str]:
     lam = dynamics.eigenvalues(phi)
     rho = dynamics.spectral_radius(phi)
     if np.all(lam.imag == 0):
-        eig = sorted(lam.real, reverse=True)
+        eig = list(lam.real)  # in metaopt's order, the larger modulus first
     else:
         eig = [lam[0].real, abs(lam[0].imag)]
     problems = compare(shown, {"phi": phi, "eigenvalues": eig, "rho": rho,
@@ -445,11 +459,39 @@ def test_every_number_shown_matches_metaopt(opened, rel):
         for name, value in random_settings(rng, kind, root.evaluate(STATE)["limits"]).items():
             set_control(page, root, name, value)
         problems += [f"setting {k + 1}: {p}" for p in CHECK[kind](root.evaluate(STATE))]
+    problems += reset_problems(root, kind)
     problems += page_problems(record)
     assert not problems, "\n".join(problems)
 
 
-def keyboard_problems(page, root) -> list[str]:
+def defaults(kind: str, controls) -> dict:
+    """What the reset button must bring back, from metaopt's constants (not from the page)."""
+    if kind == "worked-example":
+        values = {"phi1": PHI_OLD[0], "phi2": PHI_OLD[1], "phi3": PHI_OLD[2], "theta0": THETA0, "steps": STEPS}
+        if "eta" in controls:
+            values.update({"eta": ETA, "eta-range": 0})
+        return values
+    if kind == "convergence-map":
+        m = dynamics.momentum_params(PHI_OLD)
+        return {"alpha": m.alpha, "beta": m.beta, "steps": 20}
+    return {"eta": ETA_TRAIN, "iterations": 300}
+
+
+def reset_problems(root, kind) -> list[str]:
+    """Press the reset button after the controls have moved: the defaults, and readouts that match them."""
+    root.locator(".ex-reset").click()
+    state = root.evaluate(STATE)
+    want = defaults(kind, state["controls"])
+    problems = [f"after reset, {name} is {state['controls'].get(name)}, not {value}" for name, value in want.items()
+                if not (name in state["controls"] and abs(float(state["controls"][name]) - value) < 1e-12)]
+    return problems + [f"after reset: {p}" for p in CHECK[kind](state)]
+
+
+#: Controls that change only a plot, no readout.
+PLOT_ONLY = {"convergence-map": {"steps"}}
+
+
+def keyboard_problems(page, root, kind) -> list[str]:
     """Tab reaches every control in turn; an arrow key moves a slider one step and the readouts follow."""
     problems = []
     names = root.evaluate("(root) => Array.from(root.querySelectorAll('[data-control]')).map((c) => c.dataset.control)")
@@ -475,7 +517,7 @@ def keyboard_problems(page, root) -> list[str]:
         step = float(before["limits"][name]["step"])
         if not close(float(after["controls"][name]) - float(before["controls"][name]), step, 1e-9):
             problems.append(f"ArrowRight moves {name} from {before['controls'][name]} to {after['controls'][name]}")
-        elif after["shown"] == before["shown"] and name != "steps":
+        elif after["shown"] == before["shown"] and name not in PLOT_ONLY.get(kind, ()):
             problems.append(f"moving {name} by the keyboard changes no readout")
     return problems
 
@@ -491,7 +533,7 @@ def label_problems(root) -> list[str]:
 def test_controls_are_labelled_and_work_by_keyboard(opened, rel):
     page, record = opened(rel)
     root = page.locator("div.explorable").first
-    problems = label_problems(root) + keyboard_problems(page, root) + page_problems(record)
+    problems = label_problems(root) + keyboard_problems(page, root, PAGES[rel]) + page_problems(record)
     problems += [f"after the keyboard: {p}" for p in CHECK[PAGES[rel]](root.evaluate(STATE))]
     assert not problems, "\n".join(problems)
 
@@ -516,8 +558,9 @@ def test_the_map_point_drags_and_clicks(opened):
     problems += [f"after the drag: {p}" for p in convergence_map_problems(dragged)]
     # a click on the map, at the middle of the plot area, moves the point there
     area = root.locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
     size = area.bounding_box()
-    area.click(position={"x": size["width"] * 0.5, "y": size["height"] * 0.5})
+    page.mouse.click(size["x"] + size["width"] * 0.5, size["y"] + size["height"] * 0.5)
     clicked = root.evaluate(STATE)
     if clicked["controls"] == dragged["controls"]:
         problems.append("a click on the map does not move the point")
@@ -570,7 +613,9 @@ def test_explorables_fit_a_narrow_screen(opened, rel):
 FALLBACK = """(fig) => {
   const shown = (e) => !!e && getComputedStyle(e).display !== 'none' && e.getBoundingClientRect().height > 0;
   return {explorable: Array.from(document.querySelectorAll('div.explorable')).some(shown),
-          figure: fig ? shown(document.getElementById(fig)) : null};
+          figure: fig ? shown(document.getElementById(fig))
+            : Array.from(document.querySelectorAll('table')).some((t) => shown(t)
+                && (t.compareDocumentPosition(document.querySelector('div.explorable')) & Node.DOCUMENT_POSITION_FOLLOWING))};
 }"""
 FIGURES = {"chapters/02_inner_loop.html": "fig-inner-loop", "chapters/03_outer_loop.html": "fig-loss-along",
            "chapters/05_momentum.html": "fig-convergence-map",
@@ -583,8 +628,8 @@ def fallback_problems(page, rel, where) -> list[str]:
     problems = []
     if state["explorable"]:
         problems.append(f"{where}: the explorable is shown")
-    if FIGURES[rel] and not state["figure"]:
-        problems.append(f"{where}: the static figure {FIGURES[rel]} is not shown")
+    if not state["figure"]:
+        problems.append(f"{where}: the static figure {FIGURES[rel] or '(a table before the explorable)'} is not shown")
     return problems
 
 
@@ -692,7 +737,7 @@ def test_a_missing_label_and_a_control_out_of_tab_order_are_caught(context, site
     with broken(site, tmp_path, changes) as server:
         page, record = open_explorables(context, server, "chapters/02_inner_loop.html")
         root = page.locator("div.explorable").first
-        labels, keys = label_problems(root), keyboard_problems(page, root)
+        labels, keys = label_problems(root), keyboard_problems(page, root, "worked-example")
         page.close()
     assert any("has no label" in p for p in labels), labels
     assert any("Tab does not reach" in p for p in keys), keys
@@ -735,3 +780,26 @@ def test_a_wrong_meta_step_is_caught(context, site, tmp_path):
         problems = meta_training_problems(page.locator("div.explorable").first.evaluate(STATE))
         page.close()
     assert any(p.startswith("phi") for p in problems), problems
+
+
+def test_a_divergence_reported_late_is_caught(context, site, tmp_path):
+    wrong = {MATH_FILE: lambda t: t.replace("return { phi: phis, loss: losses, diverged: k };",
+                                            "return { phi: phis, loss: losses, diverged: k + 1 };")}
+    with broken(site, tmp_path, wrong) as server:
+        page, record = open_explorables(context, server, "chapters/06_meta_step_size.html")
+        root = page.locator("div.explorable").first
+        set_control(page, root, "eta", 0.01)
+        problems = meta_training_problems(root.evaluate(STATE))
+        page.close()
+    assert any("diverges at iteration" in p for p in problems), problems
+
+
+def test_a_wrong_reset_is_caught(context, site, tmp_path):
+    wrong = {UI_FILE: lambda t: t.replace("setValue(ctl.phi2, c.phi[1]);", "setValue(ctl.phi2, c.phi[0]);")}
+    with broken(site, tmp_path, wrong) as server:
+        page, record = open_explorables(context, server, "chapters/02_inner_loop.html")
+        root = page.locator("div.explorable").first
+        set_control(page, root, "phi2", -0.3)
+        problems = reset_problems(root, "worked-example")
+        page.close()
+    assert any(p.startswith("after reset, phi2") for p in problems), problems

@@ -139,13 +139,15 @@
   }
 
   /** The eigenvalues of the error's transition matrix on L = (θ − θ*)²: roots of
-   * λ² − (1 − 2α + β) λ + β. Returns [{re, im}, {re, im}], the larger real part first. */
+   * λ² − (1 − 2α + β) λ + β. Returns [{re, im}, {re, im}], the larger modulus first (as
+   * metaopt.dynamics.eigenvalues). */
   function eigenvalues(alpha, beta) {
     const s = 1 - 2 * alpha + beta;
     const discriminant = s * s - 4 * beta;
     if (discriminant >= 0) {
       const r = Math.sqrt(discriminant);
-      return [{ re: (s + r) / 2, im: 0 }, { re: (s - r) / 2, im: 0 }];
+      const roots = [{ re: (s + r) / 2, im: 0 }, { re: (s - r) / 2, im: 0 }];
+      return Math.abs(roots[1].re) > Math.abs(roots[0].re) ? [roots[1], roots[0]] : roots;
     }
     const i = Math.sqrt(-discriminant) / 2;
     return [{ re: s / 2, im: i }, { re: s / 2, im: -i }];

@@ -6,7 +6,7 @@
  * numbers, and plotly.js plots. The arithmetic is explorable_math.js (window.MetaoptMath); the
  * configuration (the document's values, the learned φ, the colours) comes from metaopt when
  * the book is built. Without JavaScript the div stays hidden and the page's static figure is
- * all there is; in print the explorable is hidden again (booktools.css).
+ * all there is; in print the explorable is hidden again (explorables.css).
  */
 (function () {
   "use strict";
@@ -28,9 +28,10 @@
    * a true minus sign. */
   function fmt(x, digits = 6) {
     if (!Number.isFinite(x)) return "overflow";
-    const text = Math.abs(x) >= 1e6
+    const rounded = Number(x.toPrecision(digits));
+    const text = Math.abs(rounded) >= 1e6
       ? x.toExponential(digits - 1).replace(/\.?0+e/, "e").replace("e+", "e")
-      : String(Number(x.toPrecision(digits)));
+      : String(rounded);
     return text.replace(/-/g, "\u2212");
   }
 
@@ -74,9 +75,11 @@
     return input;
   }
 
-  /** A labelled readout; returns the element whose text is the value. */
-  function readout(parent, quantity, label) {
+  /** A labelled readout; returns the element whose text is the value. `live`: a screen reader
+   * announces its changes (one per explorable, so that a slider's move is one short message). */
+  function readout(parent, quantity, label, live = false) {
     const value = el("span", { class: "ex-value", "data-quantity": quantity });
+    if (live) value.setAttribute("aria-live", "polite");
     parent.append(el("div", { class: "ex-readout" }, [el("span", { class: "ex-label", text: label }), value]));
     return value;
   }
@@ -107,9 +110,10 @@
   }
 
   function skeleton(root, title) {
-    root.append(el("p", { class: "ex-title", text: title }));
-    const controls = el("div", { class: "ex-controls", role: "group", "aria-label": "controls" });
-    const readouts = el("div", { class: "ex-readouts", "aria-live": "polite" });
+    const titleId = `ex-${++counter}-title`;
+    root.append(el("p", { class: "ex-title", id: titleId, text: title }));
+    const controls = el("div", { class: "ex-controls", role: "group", "aria-labelledby": titleId });
+    const readouts = el("div", { class: "ex-readouts" });
     const plots = el("div", { class: "ex-plots" });
     root.append(controls, readouts, plots);
     return { controls, readouts, plots };
@@ -166,7 +170,7 @@
     });
     const out = {
       theta: readout(readouts, "theta", "θ₀ … θ_T"),
-      loss: readout(readouts, "meta-loss", "meta-loss L(θ_T)"),
+      loss: readout(readouts, "meta-loss", "meta-loss L(θ_T)", true),
     };
     if (full) {
       Object.assign(out, {
@@ -282,7 +286,7 @@
     const out = {
       phi: readout(readouts, "phi", "φ = (α, β, −1)"),
       eigen: readout(readouts, "eigenvalues", "eigenvalues λ"),
-      rho: readout(readouts, "rho", "spectral radius ρ"),
+      rho: readout(readouts, "rho", "spectral radius ρ", true),
       verdict: readout(readouts, "converges", "the inner loop"),
       loss: readout(readouts, "meta-loss", `two-step meta-loss (θ₀ = ${fmt(c.theta0)})`),
     };
@@ -312,7 +316,7 @@
       marker(c.learned, "learned φ", c.colors.learned, "star"),
       marker(c.assumedStep, "one step, assumed gradient", c.colors.assumed, "x"),
     ];
-    const R = 0.04;
+    const R = 0.07; // the circle's radius in α (about 20 px at 400 px wide): big enough for a finger
     let moving = false;
 
     function pointShape(a, b) {
@@ -327,6 +331,7 @@
         xaxis: { title: { text: "step size α" }, range: [-0.2, 2.2] },
         yaxis: { title: { text: "momentum β" }, range: [-1.1, 1.1] },
         plot_bgcolor: "#c8c8c8",
+        dragmode: false, // a drag that misses the circle must not zoom the map
         shapes: [pointShape(a, b)],
       });
     }
@@ -401,7 +406,7 @@
       update();
     }, "Reset to chapter 4's η and 300 meta-steps");
     const out = {
-      verdict: readout(readouts, "outcome", "meta-training"),
+      verdict: readout(readouts, "outcome", "meta-training", true),
       phi: readout(readouts, "phi", "φ at the end"),
       loss: readout(readouts, "meta-loss", "meta-loss at the end"),
       momentum: readout(readouts, "momentum", "α, β at the end"),
@@ -427,11 +432,11 @@
         out.verdict.textContent = `diverged at meta-iteration ${run.diverged}`;
         for (const key of ["phi", "loss", "momentum", "rho"]) out[key].textContent = "\u2014";
       }
-      // a meta-loss of exactly 0 has no place on a log scale: it is drawn at the floor, 1e-32
+      // a meta-loss of exactly 0 has no place on a log scale: values below 1e-32 are drawn at 1e-32
       const shown = run.loss.map((v) => Math.max(v, 1e-32));
       Plotly.react(curve, [{ x: shown.map((_, k) => k), y: shown, mode: "lines", name: "meta-loss",
         line: { color: c.colors.learned } }], layout({
-        title: { text: run.diverged === null ? "meta-loss at every meta-step (a 0 is drawn at 10⁻³²)"
+        title: { text: run.diverged === null ? "meta-loss at every meta-step (below 10⁻³²: drawn at 10⁻³²)"
           : `meta-loss, until it overflows at meta-iteration ${run.diverged}`, font: FONT },
         xaxis: { title: { text: "meta-iteration k" } },
         yaxis: { title: { text: "meta-loss" }, type: "log", exponentformat: "power" },
