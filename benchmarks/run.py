@@ -328,13 +328,16 @@ RESOURCES = """() => performance.getEntriesByType('navigation').concat(performan
 
 
 def resource_kind(path: str) -> str:
-    """Who a downloaded file belongs to: the page, its figures, MathJax, the book's own CSS, or the theme."""
+    """Who a downloaded file belongs to: the page, its figures, MathJax, the book's own CSS, the explorables,
+    or the theme."""
     if path.startswith("mathjax/"):
         return "mathjax"
     if path.startswith("_images/"):
         return "figures"
     if path == "_static/booktools.css":
         return "book"
+    if path.startswith("_static/explorables/"):
+        return "explorables"  # plotly.js and the explorables' own files (booktools.explorables)
     if path.startswith("_static/"):
         return "theme"
     return "page"

@@ -399,7 +399,8 @@ def plot_peer_times(results, axes=None):
 
 #: The kinds of file a page downloads, in the order they are stacked, with their colors.
 PAGE_PARTS = (("page", "the page (HTML)"), ("figures", "its figures"), ("mathjax", "MathJax"),
-              ("theme", "theme and extensions: scripts, styles, fonts"), ("book", "the book's own CSS"))
+              ("theme", "theme and extensions: scripts, styles, fonts"), ("book", "the book's own CSS"),
+              ("explorables", "explorables: plotly.js and their scripts"))
 
 
 def plot_page_weights(pages, ax=None):
@@ -408,7 +409,8 @@ def plot_page_weights(pages, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(PAGE_WIDTH, 0.32 * len(rows) + 1.2))
     colors = dict(zip((kind for kind, _ in PAGE_PARTS),
-                      (COLORS["assumed"], COLORS["learned"], COLORS["true"], "0.75", COLORS["old"])))
+                      (COLORS["assumed"], COLORS["learned"], COLORS["true"], "0.75", COLORS["old"],
+                       COLORS["phi"][2])))
     y = np.arange(len(rows))[::-1]
     left = np.zeros(len(rows))
     for kind, label in PAGE_PARTS:

@@ -485,6 +485,14 @@
     }
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
-  else build();
+  // After MathJax has typeset the page (if it has math): the text first, then the explorables,
+  // whose drawing would otherwise compete with the typesetting (measured by make bench).
+  function start() {
+    const startup = window.MathJax && window.MathJax.startup;
+    if (startup && startup.promise) startup.promise.then(build, build);
+    else build();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
