@@ -15,11 +15,12 @@ APPENDIX := $(wildcard appendix/*.ipynb)
 
 PORT   ?= 8000
 
-.PHONY: book book-student test execute strict-build lab venv clean clean-venv help serve pdf bench mutate
+.PHONY: book book-ko catalogs book-student test execute strict-build lab venv clean clean-venv help serve pdf bench mutate
 
 help:
-	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs)"
+	@echo "make book      build the HTML book into _build/html (from the stored notebook outputs), the Korean edition into _build/html/ko"
 	@echo "make test      strict book build, then every test: library, nbval over the chapters, browser tests"
+	@echo "make catalogs  after changing a page: update the Korean catalogs locales/ko/LC_MESSAGES/*.po (then translate)"
 	@echo "make book-student  the student edition, every solution removed: _build/student/_build/html"
 	@echo "make serve     build, then preview the book at http://127.0.0.1:$(PORT)/ (PORT=... to change)"
 	@echo "make pdf       the whole book as one printable PDF: _build/pdf/book.pdf"
@@ -49,6 +50,21 @@ venv: $(STAMP)
 # which lists what the others cite: booktools.sphinx_ext). `make clean book` rebuilds everything.
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html
+	$(MAKE) book-ko
+
+# The Korean edition (booktools.i18n): the same sources with language ko, translated from
+# locales/ko/LC_MESSAGES/, into _build/html/ko/ (after the English edition, whose MathJax and
+# downloads it shares). Incremental like the English one; a changed interface catalog
+# (locales/ko/LC_MESSAGES/sphinx.po) or template makes it a fresh build (booktools.i18n.build).
+book-ko: $(STAMP)
+	$(BIN)/python -m booktools.i18n build
+
+# After changing a page: extract its messages again and update the Korean catalogs (sphinx-intl).
+# A new message arrives untranslated, a changed one fuzzy; `make test` fails until both are translated
+# (python -m booktools.i18n status lists them, todo/fill store translations).
+catalogs: $(STAMP)
+	$(BIN)/python -m booktools.i18n update
+	$(BIN)/python -m booktools.i18n status || true
 
 # The same book without solutions (absent, not hidden), for assigning the exercises: booktools.student
 # copies the sources to _build/student/source, removes the solutions, builds strictly.
@@ -59,6 +75,7 @@ book-student: $(STAMP)
 # --all re-reads every page, so a warning in an unchanged page is reported again.
 strict-build: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going --all
+	$(BIN)/python -m booktools.i18n build --strict
 
 # The strict build comes first: the browser tests (tests/test_browser.py) open _build/html.
 # Without chromium they are skipped with a message saying how to enable them (CI=true: they fail).

@@ -46,6 +46,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from booktools import edition, i18n
 from booktools.browser import (
     HOW_TO_ENABLE, MATH_ERRORS, RAW_TEX, WAIT_FOR_MATH, Server, block_other_hosts, browser_problem, launch,
 )
@@ -76,6 +77,27 @@ SCREENSHOT_PAGES = {"intro.html": "landing", "chapters/03_outer_loop.html": "03_
                     "chapters/01_setup.html": "01_setup"}
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def edition_of(page: str) -> tuple[str, str]:
+    """``("ko", "chapters/01_setup.html")`` for a page of the Korean edition, ``("en", page)`` otherwise."""
+    head, _, rest = page.partition("/")
+    return (head, rest) if head in i18n.LANGUAGES else ("en", page)
+
+
+def edition_title(language: str) -> str:
+    return CONFIG["title"] if language == "en" else i18n.EDITION_CONFIG[language]["html_title"]
+
+
+#: The footer's author line in each edition (the Korean theme string is booktools' own: sphinx.po).
+def edition_byline(language: str) -> str:
+    if language == "en":
+        return f"By {CONFIG['author']}"
+    return f"지은이: {i18n.EDITION_CONFIG[language]['author']}"
+
+
+#: The run box's title in each edition.
+RUN_BOX_TITLE = {"en": "Run this chapter yourself", "ko": "이 장을 직접 실행하기"}
 
 
 def in_ci() -> bool:
@@ -110,7 +132,7 @@ def site_pages(site: Path) -> list[str]:
     pages = []
     for path in sorted(site.rglob("*.html")):
         rel = path.relative_to(site)
-        if rel.parts[0] not in ASSET_DIRS:
+        if not set(rel.parts[:2]) & set(ASSET_DIRS):  # the Korean edition's under ko/ too
             pages.append(rel.as_posix())
     return pages
 
@@ -150,6 +172,11 @@ INSPECT = """() => {
     launch: Array.from(document.querySelectorAll('.dropdown-launch-buttons a[href], a[href*="mybinder"], a[href*="colab.research"]'))
               .map((a) => a.href),
     footer: Array.from(document.querySelectorAll('footer')).map(text).join(' '),
+    lang: document.documentElement.lang,
+    switch: Array.from(document.querySelectorAll('.book-language-switch a')).map((a) => {
+      const r = a.getBoundingClientRect();
+      return {href: a.href, hreflang: a.hreflang, text: text(a), visible: r.width > 0 && r.height > 0};
+    }),
     headings: Array.from(document.querySelectorAll('h1, h2')).map(text),
     search_fields: Array.from(document.querySelectorAll('.search-button-field'))
       .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().width > 0)
@@ -537,16 +564,47 @@ def test_figures_found(crawl):
 
 
 def test_book_identity_no_template_leftovers(crawl):
-    title, author, year = CONFIG["title"], CONFIG["author"], str(CONFIG["copyright"])
+    year = str(CONFIG["copyright"])
     leftovers = re.compile(r"Jupyter Book community|Jupyter Book Community|My sample book|Executable Books Project",
                            re.I)
     for page, r in crawl.items():
-        assert r["title"].endswith(title), f"{page}: <title> {r['title']!r}"
-        assert f"By {author}" in r["footer"] and year in r["footer"], f"{page}: footer {r['footer']!r}"
+        language, _ = edition_of(page)
+        assert r["title"].endswith(edition_title(language)), f"{page}: <title> {r['title']!r}"
+        assert edition_byline(language) in r["footer"] and year in r["footer"], f"{page}: footer {r['footer']!r}"
         assert not leftovers.search(r["title"] + r["footer"]), f"{page}: template text {r['footer']!r}"
     for path in site_pages(SITE):
         text = (SITE / path).read_text(encoding="utf-8")
         assert not leftovers.search(text), f"{path}: template leftover text"
+
+
+def test_every_page_switches_to_the_same_page_in_the_other_edition(crawl, server):
+    """The language switch (booktools.edition): one link, visible, to this page in the other edition."""
+    for page, r in crawl.items():
+        language, rest = edition_of(page)
+        assert r["lang"] == language, f"{page}: <html lang={r['lang']!r}>"
+        others = [other for other in edition.EDITIONS if other != language]
+        assert [link["hreflang"] for link in r["switch"]] == others, f"{page}: switch {r['switch']}"
+        for link in r["switch"]:
+            assert link["visible"], f"{page}: the switch is not in view"
+            assert link["text"] == edition.EDITIONS[link["hreflang"]], link
+            target = edition.edition_prefix(link["hreflang"]) + rest
+            assert link["href"] == server.url + target, f"{page}: switch to {link['href']}, not {target}"
+            assert target in crawl, f"{page}: the switch points at {target}, which is not a page of the site"
+
+
+def test_the_switch_is_clicked_both_ways(context, server):
+    page = context.new_page()
+    blocked = []
+    block_other_hosts(page, server, blocked)
+    page.goto(server.url + "chapters/03_outer_loop.html", wait_until="load")
+    page.click(".book-language-switch a[hreflang=ko]")
+    page.wait_for_url(server.url + "ko/chapters/03_outer_loop.html")
+    assert page.evaluate("document.documentElement.lang") == "ko"
+    page.click(".book-language-switch a[hreflang=en]")
+    page.wait_for_url(server.url + "chapters/03_outer_loop.html")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.close()
+    assert not blocked, blocked
 
 
 def test_landing_page_has_run_it_yourself(crawl):
@@ -566,19 +624,23 @@ def test_chapters_download_as_ipynb(crawl, server, context):
 
 
 def test_every_chapter_page_says_how_to_run_it(crawl, server):
-    chapters = [page for page in crawl if page.startswith("chapters/")]
-    assert len(chapters) == len(list((ROOT / "chapters").glob("*.ipynb")))
+    chapters = [page for page in crawl if edition_of(page)[1].startswith("chapters/")]
+    editions = 1 + len(i18n.LANGUAGES)
+    assert len(chapters) == editions * len(list((ROOT / "chapters").glob("*.ipynb")))
     for page, r in crawl.items():
         if page not in chapters:
             assert not r["run_box"], f"{page}: a run box outside the chapters"
             continue
+        language, chapter = edition_of(page)
+        prefix = edition.edition_prefix(language)
         assert len(r["run_box"]) == 1, f"{page}: {len(r['run_box'])} boxes 'Run this chapter yourself'"
         box = r["run_box"][0]
-        assert box.startswith("Run this chapter yourself")
-        assert f"jupyter lab {page.removesuffix('.html')}.ipynb" in box, box
+        assert box.startswith(RUN_BOX_TITLE[language]), box
+        assert f"jupyter lab {chapter.removesuffix('.html')}.ipynb" in box, box
         assert "python -m pip install -r requirements.txt" in box, box
+        # one bundle for both editions, in the site's downloads/
         assert f"{server.url}downloads/metaopt-notebooks.zip" in r["run_links"], r["run_links"]
-        assert f"{server.url}intro.html#run-it-yourself" in r["run_links"], r["run_links"]
+        assert f"{server.url}{prefix}intro.html#run-it-yourself" in r["run_links"], r["run_links"]
 
 
 def test_one_search_box_in_view(crawl):
@@ -627,16 +689,16 @@ def test_launch_buttons_only_with_a_real_repository(crawl):
 # Sphinx adds the hits one by one (a timer per hit) and writes its summary after the last one.
 SEARCH_DONE = """() => {
   const summary = document.querySelector('#search-results .search-summary');
-  return !!summary && /did not match|Search finished/i.test(summary.textContent);
+  return !!summary && /did not match|Search finished|검색이 완료|일치하는 문서가 없습니다/i.test(summary.textContent);
 }"""
 
 
-def search(context, server, term):
+def search(context, server, term, edition=""):
     record = {"console": [], "blocked": []}
     page = context.new_page()
     page.on("console", lambda msg: msg.type == "error" and record["console"].append(msg.text))
     block_other_hosts(page, server, record["blocked"])
-    page.goto(server.url + "search.html?q=" + term, wait_until="load")
+    page.goto(server.url + edition + "search.html?q=" + term, wait_until="load")
     page.wait_for_function(SEARCH_DONE, timeout=15000)
     hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
     page.close()
@@ -662,6 +724,50 @@ def test_search_finds_a_korean_glossary_term(context, server):
     korean = glossary_terms()[1]  # "피최적화 모델"
     hits = search(context, server, korean)
     assert "glossary.html" in hits, f"searching {korean!r} found {hits}"
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+
+
+def korean_glossary_terms():
+    return [name for entry in glossary_entries() for name in entry if HANGUL.search(name)]
+
+
+def test_korean_search_finds_every_korean_glossary_term(context, server):
+    """In the Korean edition (its own search language, booktools.edition.SearchKorean)."""
+    missed = {}
+    for term in korean_glossary_terms():
+        hits = search(context, server, term, edition="ko/")
+        if "ko/glossary.html" not in hits:
+            missed[term] = hits
+    assert not missed, f"not found on the Korean glossary page: {missed}"
+
+
+def article_text(path: Path) -> str:
+    html = path.read_text(encoding="utf-8")
+    body = html.split('<article class="bd-article"', 1)[-1].split("</article>", 1)[0]
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body, flags=re.S))
+
+
+#: Stems of words the Korean pages use with particles and in compounds (학습률, 메타학습을, 손실을).
+KOREAN_STEMS = ("학습", "손실", "그래디언트", "역전파")
+
+
+@pytest.mark.parametrize("stem", KOREAN_STEMS)
+def test_korean_search_finds_a_stem_inside_longer_words(context, server, site, stem):
+    """Every Korean page whose text uses the stem inside a longer word is found by the stem alone."""
+    pages = {rel for rel in site_pages(site) if rel.startswith("ko/") and rel not in ("ko/search.html", "ko/genindex.html")
+             and not REDIRECT.search((site / rel).read_text(encoding="utf-8"))}
+    inside = {rel for rel in pages
+              if any(stem in word and word != stem for word in HANGUL.findall(article_text(site / rel)))}
+    assert inside, f"no Korean page uses {stem!r} inside a longer word: the test would prove nothing"
+    hits = set(search(context, server, stem, edition="ko/"))
+    assert inside <= hits, f"searching {stem!r} missed {sorted(inside - hits)}"
+    assert hits <= pages, f"searching {stem!r} found pages outside the Korean edition: {sorted(hits - pages)}"
+
+
+def test_korean_search_does_not_find_what_is_not_there(context, server):
+    assert search(context, server, "없는낱말입니다", edition="ko/") == []
 
 
 # --- the checks fail on a broken page -----------------------------------------------------

@@ -59,11 +59,12 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.locale import _
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import ReferenceRole
 
-from booktools import bundle
+from booktools import bundle, edition
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +119,21 @@ def inherit_html_visitors(app) -> None:
 def use_local_mathjax(app, config) -> None:
     """``config-inited``: a ``mathjax_path`` on another host becomes the book's own copy (1. above)."""
     if config.mathjax_path and "://" in config.mathjax_path:
-        config.mathjax_path = MATHJAX_PATH
+        config.mathjax_path = edition.site_root(config.language) + MATHJAX_PATH
 
 
 def _copy_mathjax(app) -> None:
     # Before the pages are written, so that Sphinx finds the file and adds its
     # checksum to the script URL (?v=...): a new MathJax is never a stale cached one.
-    if app.builder.format == "html":
-        target = copy_mathjax(Path(app.outdir))
-        logger.info(f"booktools: MathJax served from {target}")
+    if app.builder.format != "html":
+        return
+    if edition.site_root(app.config.language):  # a translated edition: the English edition's copy
+        shared = Path(app.outdir) / edition.site_root(app.config.language) / MATHJAX_DIR / "tex-chtml.js"
+        if not shared.is_file():
+            logger.warning(f"booktools: {shared} is missing: build the English edition first")
+        return
+    target = copy_mathjax(Path(app.outdir))
+    logger.info(f"booktools: MathJax served from {target}")
 
 
 def _script_key(script):
@@ -200,6 +207,9 @@ BOOK_CSS = """/* written by booktools.sphinx_ext */
 .bd-content div.cell_output img { height: auto !important; }
 /* A long inline name breaks rather than push a narrow page sideways. */
 .bd-article code.docutils.literal, .bd-article code.docutils.literal span.pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+/* The language switch (booktools.edition) in the article header. */
+.book-language-switch { display: flex; align-items: center; }
+.book-language-switch a { font-size: 0.85rem; }
 """
 #: The longest code line the book shows (tests/test_notebooks.py), and what BOOK_CSS makes fit at 1280 px.
 CODE_COLUMNS = 88
@@ -232,7 +242,7 @@ RUN_PAGE, RUN_ANCHOR = "intro", "run-it-yourself"
 
 def build_downloads(app) -> None:
     """``builder-inited``: the wheel and the notebooks bundle in ``<output>/downloads`` (7. above)."""
-    if app.builder.format == "html":
+    if app.builder.format == "html" and not edition.site_root(app.config.language):
         built = bundle.ensure(Path(app.outdir) / DOWNLOADS, root=Path(app.srcdir))
         logger.info(f"booktools: {', '.join(p.name for p in built.values())} in {DOWNLOADS}/")
 
@@ -277,8 +287,12 @@ class BookDownloads(SphinxPostTransform):
             return ""
         return posixpath.dirname(self.app.builder.get_target_uri(self.env.docname))
 
+    def _downloads(self) -> str:
+        # A translated edition links the English edition's files (one copy in the site).
+        return f"{edition.site_root(self.config.language)}{DOWNLOADS}"
+
     def _file_uri(self, name: str) -> str:
-        return posixpath.relpath(f"{DOWNLOADS}/{name}", self._base() or ".")
+        return posixpath.relpath(f"{self._downloads()}/{name}", self._base() or ".")
 
     def _run_uri(self) -> str:
         if self.app.builder.name == "singlehtml":
@@ -286,9 +300,9 @@ class BookDownloads(SphinxPostTransform):
         return f"{self.app.builder.get_relative_uri(self.env.docname, RUN_PAGE)}#{RUN_ANCHOR}"
 
     def _reference(self, name: str, *children) -> nodes.reference:
-        path = Path(self.app.outdir) / DOWNLOADS / name
+        path = Path(self.app.outdir) / self._downloads() / name
         if not path.is_file():
-            logger.warning(f"booktools: {DOWNLOADS}/{name} was not built", location=self.document)
+            logger.warning(f"booktools: {self._downloads()}/{name} was not built", location=self.document)
         return nodes.reference("", "", *children, refuri=self._file_uri(name), classes=["book-download"])
 
     def run(self, **kwargs) -> None:
@@ -302,28 +316,42 @@ class BookDownloads(SphinxPostTransform):
         if section is None:
             return
         notebook = f"{self.env.docname}.ipynb"
-        archive = Path(self.app.outdir) / DOWNLOADS / bundle.BUNDLE
+        archive = Path(self.app.outdir) / self._downloads() / bundle.BUNDLE
         size = f" ({_mib(archive)})" if archive.is_file() else ""
         box = nodes.admonition("", classes=["tip", "run-this-chapter"])
-        box += nodes.title("", "Run this chapter yourself")
-        box += nodes.paragraph(
-            "", "",
-            nodes.Text("Download the "),
-            self._reference(bundle.BUNDLE, nodes.Text("notebooks bundle")),
-            nodes.Text(f"{size}: every chapter with its outputs, the book's library metaopt, and a "
-                       "requirements file that installs what they need, pinned by its constraints.txt. "
-                       "Unzip it and, in its folder, run "),
-            nodes.literal("", "python -m pip install -r requirements.txt"),
-            nodes.Text(", then "),
-            nodes.literal("", f"jupyter lab {notebook}"),
-            nodes.Text(". More in "),
-            nodes.reference("", "Run it yourself", refuri=self._run_uri(), internal=True),
-            nodes.Text("."),
-        )
+        box += nodes.title("", _("Run this chapter yourself"))
+        box += nodes.paragraph("", "", *fill_template(
+            _("Download the {bundle}{size}: every chapter with its outputs, the book's library metaopt, "
+              "and a requirements file that installs what they need, pinned by its constraints.txt. "
+              "Unzip it and, in its folder, run {install}, then {lab}. More in {more}."),
+            bundle=self._reference(bundle.BUNDLE, nodes.Text(_("notebooks bundle"))),
+            size=nodes.Text(size),
+            install=nodes.literal("", "python -m pip install -r requirements.txt"),
+            lab=nodes.literal("", f"jupyter lab {notebook}"),
+            more=nodes.reference("", _("Run it yourself"), refuri=self._run_uri(), internal=True),
+        ))
         # After the title and the paragraphs that open the chapter, before its first subsection.
         index = next((i for i, child in enumerate(section.children) if isinstance(child, nodes.section)),
                      len(section.children))
         section.insert(index, box)
+
+
+def fill_template(template: str, **parts: nodes.Node) -> list[nodes.Node]:
+    """A sentence from a (translated) template: each ``{name}`` becomes the node ``parts[name]``.
+
+    A translation may put the parts in any order; it must use each exactly once.
+    """
+    pieces = re.split(r"\{(\w+)\}", str(template))
+    names = pieces[1::2]
+    if sorted(names) != sorted(parts):
+        raise ValueError(f"the template {template!r} must use each of {sorted(parts)} once; it uses {names}")
+    result = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            result.append(parts[piece])
+        elif piece:
+            result.append(nodes.Text(piece))
+    return result
 
 
 #: The editions ``book_edition`` (``_config.yml``, ``sphinx.config``) may name; ``student`` is
@@ -344,6 +372,7 @@ def setup(app):
     app.connect("config-inited", set_edition_tag)
     app.setup_extension("sphinx.ext.mathjax")
     app.setup_extension("booktools.explorables")  # interactive figures, computed in the page
+    app.setup_extension("booktools.edition")  # the translated editions: switch, search, titles, alt texts
     app.connect("config-inited", use_local_mathjax)
     # Late priority: after every other extension has added its scripts to the page.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)

@@ -1,0 +1,230 @@
+"""The Sphinx side of the translated editions (:mod:`booktools.i18n` builds them).
+
+Registered by :mod:`booktools.sphinx_ext`. Sphinx translates a page's messages while it reads
+the page; a few of the book's strings are not messages Sphinx sees, and this module makes
+them so:
+
+1. **Exercise titles.** sphinx-exercise builds the title of ``{exercise} By hand: ...`` without
+   a source, so Sphinx treats it as built-in text and neither extracts nor translates it.
+   :class:`TranslatableExercise` gives it its source text and place.
+2. **Alt texts of the figures.** A notebook's figure is its stored output, turned into an image
+   only after Sphinx has translated the page; its alt text is in the cell's metadata. The
+   gettext builder is handed each alt text as a message of its page (:func:`extract_alt_texts`),
+   and the translated editions replace it from the page's catalog (:class:`TranslateAltTexts`).
+3. **The language switch** on every page (:func:`language_switch`, the template
+   ``language-switch.html`` in the article header): a link to the same page in the other edition.
+4. **Korean search** (:class:`SearchKorean`). Sphinx indexes a Korean word with its particles
+   attached (경사하강법을), and finds a page only when the query is the whole indexed word, so
+   학습 found nothing. Every Hangul word is indexed with each of its runs of two or more
+   syllables as well, so 학습 finds 학습률 and 메타학습을; other words are stemmed as in English
+   (the pages keep English names such as metaopt and JAX). The query needs no splitting of its
+   own: a query word is looked up as it is.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from os import path
+
+from docutils import nodes
+from sphinx.locale import init as init_locale
+from sphinx.search import SearchLanguage
+from sphinx.search.en import SearchEnglish
+from sphinx.transforms import SphinxTransform
+from sphinx.util.i18n import docname_to_domain
+
+#: The editions of the book: its source language first, then each translation, with the name
+#: a reader of that edition sees on the switch. Translated editions live in ``<lang>/``.
+EDITIONS = {"en": "English", "ko": "한국어"}
+SOURCE_LANGUAGE = "en"
+
+
+# 1. Exercise titles ---------------------------------------------------------------------------
+
+def translatable_exercises(app) -> None:
+    """Register sphinx-exercise's ``exercise`` and ``exercise-start`` with translatable titles."""
+    app.setup_extension("sphinx_exercise")
+    from sphinx_exercise.directive import ExerciseDirective, ExerciseStartDirective
+
+    app.add_directive("exercise", _translatable(ExerciseDirective), override=True)
+    app.add_directive("exercise-start", _translatable(ExerciseStartDirective), override=True)
+
+
+def _translatable(base):
+    class TranslatableExercise(base):
+        """sphinx-exercise's directive whose subtitle is a message Sphinx extracts and translates."""
+
+        def run(self):
+            result = super().run()
+            if self.arguments:
+                source, line = self.state_machine.get_source_and_line(self.lineno)
+                for node in result:
+                    for subtitle in node.findall(nodes.subtitle):
+                        subtitle.rawsource = self.arguments[0]
+                        subtitle.source, subtitle.line = source, line
+                        break
+            return result
+
+    TranslatableExercise.__name__ = f"Translatable{base.__name__}"
+    return TranslatableExercise
+
+
+# 2. Alt texts of the figures ------------------------------------------------------------------
+
+def _alt_holders(doctree):
+    """Each notebook cell whose metadata gives its figure an alt text: ``(container, image dict)``."""
+    for cell in doctree.findall(nodes.container):
+        metadata = cell.get("cell_metadata")
+        if not isinstance(metadata, dict):
+            continue
+        for holder in (metadata.get("image"), metadata.get("mystnb", {}).get("image")):
+            if isinstance(holder, dict) and isinstance(holder.get("alt"), str) and holder["alt"]:
+                yield cell, holder
+
+
+def extract_alt_texts(app, doctree, docname) -> None:
+    """``doctree-resolved`` in the gettext builder: each figure's alt text and each exercise's
+    title are messages of their page (1. and 2. above)."""
+    if app.builder.name != "gettext":
+        return
+    from sphinx.builders.gettext import MsgOrigin
+
+    catalog = app.builder.catalogs[docname_to_domain(docname, app.config.gettext_compact)]
+    for cell, holder in _alt_holders(doctree):
+        catalog.add(holder["alt"], MsgOrigin(cell.source or docname, cell.line or 0))
+    # sphinx-exercise rebuilds its titles after reading (the gettext builder sees only the new
+    # nodes, which carry no message id): the exercise titles as read, from the stored doctree.
+    for subtitle in app.env.get_doctree(docname).findall(nodes.subtitle):
+        if subtitle.rawsource and subtitle.source:
+            catalog.add(subtitle.rawsource, MsgOrigin(subtitle.source, subtitle.line or 0))
+
+
+class TranslateAltTexts(SphinxTransform):
+    """In a translated edition, each figure's alt text from its page's catalog (after Sphinx's own)."""
+
+    default_priority = 21  # just after sphinx.transforms.i18n.Locale
+
+    def apply(self, **kwargs) -> None:
+        if self.config.language == SOURCE_LANGUAGE:
+            return
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        dirs = [path.join(self.env.srcdir, directory) for directory in self.config.locale_dirs]
+        catalog, found = init_locale(dirs, self.config.language, domain)
+        if not found:
+            return
+        for _cell, holder in _alt_holders(self.document):
+            translated = catalog.gettext(holder["alt"])
+            if translated:
+                holder["alt"] = translated
+
+
+# 3. The language switch -----------------------------------------------------------------------
+
+def edition_prefix(language: str) -> str:
+    """The folder of an edition inside the site: ``""`` for the source language, ``"ko/"`` ..."""
+    return "" if language == SOURCE_LANGUAGE else f"{language}/"
+
+
+def site_root(language: str | None) -> str:
+    """From an edition's root up to the site's root: ``""`` for the source language, ``"../"`` ...
+
+    A translated edition shares the source edition's MathJax and downloads (built there first).
+    """
+    return "../" * edition_prefix(language or SOURCE_LANGUAGE).count("/")
+
+
+def switch_target(pagename: str, here: str, there: str) -> str:
+    """The address of page ``pagename`` of edition ``there``, relative to that page in ``here``."""
+    page = f"{edition_prefix(here)}{pagename}.html"
+    target = f"{edition_prefix(there)}{pagename}.html"
+    return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+
+#: The book's own templates (``language-switch.html``).
+TEMPLATES = path.join(path.dirname(__file__), "templates")
+#: Where the switch goes: the article header, before the theme's buttons (on every page, at every width).
+ARTICLE_HEADER_END = ["language-switch.html", "article-header-buttons.html"]
+
+
+def add_switch_template(app, config) -> None:
+    """``config-inited``: the book's templates folder, and the switch in the article header."""
+    # First: the theme puts its own components folders on templates_path, and the book overrides some.
+    config.templates_path = [TEMPLATES, *config.templates_path]
+    options = dict(config.html_theme_options or {})
+    options.setdefault("article_header_end", ARTICLE_HEADER_END)
+    config.html_theme_options = options
+
+
+def language_switch(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: the links to this page in every other edition, for the template."""
+    here = app.config.language or SOURCE_LANGUAGE
+    if here not in EDITIONS or app.builder.name != "html":
+        return
+    context["book_editions"] = [
+        {"language": there, "name": name, "url": switch_target(pagename, here, there)}
+        for there, name in EDITIONS.items() if there != here
+    ]
+
+
+# 4. Korean search -----------------------------------------------------------------------------
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+
+
+def hangul_runs(word: str, shortest: int = 2) -> list[str]:
+    """Every run of ``shortest`` or more consecutive syllables of a word, the word itself included."""
+    runs = []
+    for match in HANGUL.finditer(word):
+        syllables = match.group(0)
+        for start in range(len(syllables)):
+            for end in range(start + shortest, len(syllables) + 1):
+                runs.append(syllables[start:end])
+    return runs
+
+
+class SearchKorean(SearchLanguage):
+    """Korean: every Hangul word indexed with its runs of syllables, other words as in English."""
+
+    lang = "ko"
+    language_name = "Korean"
+    js_stemmer_rawcode = ""
+    js_stemmer_code = SearchEnglish.js_stemmer_code + """
+// booktools.edition.SearchKorean: Hangul is indexed as written (with each run of its
+// syllables), so only words without Hangul go through the English stemmer above.
+var EnglishStemmer = Stemmer;
+Stemmer = function() {
+  var english = new EnglishStemmer();
+  this.stemWord = function(w) {
+    return /[\\uac00-\\ud7a3]/.test(w) ? w : english.stemWord(w);
+  };
+};
+"""
+
+    def init(self, options) -> None:
+        self.english = SearchEnglish(options)
+        self.stopwords = self.english.stopwords
+
+    def split(self, input: str) -> list[str]:
+        words = []
+        for word in self._word_re.findall(input):
+            words.append(word)
+            if HANGUL.search(word):
+                words.extend(run for run in hangul_runs(word) if run != word)
+        return words
+
+    def stem(self, word: str) -> str:
+        return word if HANGUL.search(word) else self.english.stem(word)
+
+    def word_filter(self, word: str) -> bool:
+        return bool(HANGUL.search(word)) or self.english.word_filter(word)
+
+
+def setup(app):
+    app.connect("doctree-resolved", extract_alt_texts)
+    app.add_transform(TranslateAltTexts)
+    app.connect("config-inited", add_switch_template)
+    app.connect("html-page-context", language_switch)
+    app.add_search_language(SearchKorean)
+    translatable_exercises(app)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
