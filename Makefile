@@ -23,7 +23,7 @@ help:
 	@echo "make catalogs  after changing a page: update the Korean catalogs locales/ko/LC_MESSAGES/*.po (then translate)"
 	@echo "make book-student  the student edition, every solution removed: _build/student/_build/html"
 	@echo "make serve     build, then preview the book at http://127.0.0.1:$(PORT)/ (PORT=... to change)"
-	@echo "make pdf       the whole book as one printable PDF: _build/pdf/book.pdf"
+	@echo "make pdf       the whole book as one printable PDF: _build/pdf/book.pdf (Korean: book-ko.pdf)"
 	@echo "make lab       open the chapters in JupyterLab, to run and change them"
 	@echo "make execute   re-run every chapter and store its fresh outputs (after changing lib/ or a chapter)"
 	@echo "make clean     remove _build/"
@@ -92,6 +92,7 @@ serve: book
 pdf: $(STAMP)
 	$(BIN)/jupyter-book build . --builder singlehtml -W -n --keep-going --all
 	$(BIN)/python -m booktools.pdf _build/singlehtml _build/pdf/book.pdf
+	$(BIN)/python -m booktools.i18n pdf
 
 execute: $(STAMP)
 	$(BIN)/python -m booktools.execute $(CHAPTERS) $(APPENDIX)

@@ -19,6 +19,7 @@ The page checks are also run on deliberately broken copies of the site (listed i
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -34,16 +35,38 @@ from metaopt import ASSUMED_GRADIENT, ETA, ETA_TRAIN, PHI_OLD, STEPS, THETA0, TH
 from metaopt import meta_loss
 from metaopt import meta_step, meta_train, symbolic, unroll
 from metaopt.validate import DivergenceError
+from booktools import edition, i18n
 from test_browser import ensure_site, require_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 MATH_JS = ROOT / "lib" / "booktools" / "static" / "explorable_math.js"
-PAGES = {
+ENGLISH_PAGES = {
     "chapters/02_inner_loop.html": "worked-example",
     "chapters/03_outer_loop.html": "worked-example",
     "chapters/05_momentum.html": "convergence-map",
     "chapters/06_meta_step_size.html": "meta-training",
 }
+#: Every explorable page, in the English edition and in each translated one (under ko/).
+PAGES = {**ENGLISH_PAGES, **{f"{edition.edition_prefix(language)}{rel}": kind for language in i18n.LANGUAGES
+                             for rel, kind in ENGLISH_PAGES.items()}}
+
+
+@functools.lru_cache(maxsize=None)
+def _interface(language: str) -> dict:
+    from babel.messages.pofile import read_po
+
+    path = ROOT / i18n.LOCALES / language / "LC_MESSAGES" / f"{i18n.INTERFACE_CATALOG}.po"
+    with path.open("rb") as handle:
+        return {m.id: m.string for m in read_po(handle) if m.id and m.string}
+
+
+def say(language: str, english: str, **values) -> str:
+    """What the page of an edition shows for one of the explorables' words (the test reads the
+    catalog itself; the page gets its words from the build)."""
+    text = english if language == "en" else _interface(language).get(english, english)
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
 NARROW = {"width": 400, "height": 900}
 #: The readouts show 6 significant digits: a shown number is within half a unit of its last
 #: digit, 5e-6 relative at most.
@@ -249,8 +272,8 @@ def interval_problems(shown, expected, top, samples, tolerance=SHOWN):
     return problems
 
 
-def parse_intervals(text: str):
-    if text.startswith("none"):
+def parse_intervals(text: str, language: str = "en"):
+    if text.startswith(say(language, "none in view")):
         return []
     out = []
     for part in text.split("\u222a"):
@@ -266,7 +289,7 @@ STATE = """(root) => {
     limits[c.dataset.control] = {min: c.min, max: c.max, step: c.step};
   });
   root.querySelectorAll('[data-quantity]').forEach((q) => { shown[q.dataset.quantity] = q.textContent; });
-  return {controls, limits, shown};
+  return {controls, limits, shown, language: document.documentElement.lang};
 }"""
 
 
@@ -278,14 +301,14 @@ def try_value(f):
     return value if np.all(np.isfinite(value)) else None
 
 
-def compare(shown: dict, expected: dict, atol: dict) -> list[str]:
+def compare(shown: dict, expected: dict, atol: dict, language: str = "en") -> list[str]:
     problems = []
     for quantity, values in expected.items():
         text = shown.get(quantity)
         if text is None:
             problems.append(f"{quantity}: not shown")
         elif values is None:
-            if "overflow" not in text:
+            if say(language, "overflow") not in text:
                 problems.append(f"{quantity}: metaopt overflows, the page shows {text!r}")
         else:
             values = np.atleast_1d(np.asarray(values, dtype=float))
@@ -321,8 +344,9 @@ def worked_example_problems(state: dict) -> list[str]:
         for quantity, d in (("helps-true", [float(g) for g in grad]), ("helps-assumed", list(ASSUMED_GRADIENT))):
             exact = symbolic.helpful_intervals(phi, direction=d, **problem)
             want = [(float(i.low), min(float(i.high), top), float(i.high) > top) for i in exact if float(i.low) < top]
-            problems += [f"{quantity}: {p}" for p in interval_problems(parse_intervals(shown[quantity]), want, top, 2000)]
-    return problems + compare(shown, expected, atol)
+            shown_intervals = parse_intervals(shown[quantity], state["language"])
+            problems += [f"{quantity}: {p}" for p in interval_problems(shown_intervals, want, top, 2000)]
+    return problems + compare(shown, expected, atol, state["language"])
 
 
 def convergence_map_problems(state: dict) -> list[str]:
@@ -337,8 +361,8 @@ def convergence_map_problems(state: dict) -> list[str]:
         eig = [lam[0].real, abs(lam[0].imag)]
     problems = compare(shown, {"phi": phi, "eigenvalues": eig, "rho": rho,
                                "meta-loss": meta_loss(phi, theta0=10.0, theta_star=THETA_STAR, steps=2)},
-                       {"eigenvalues": 1e-9, "rho": 1e-9, "meta-loss": 1e-10 * 100})
-    verdict = "converges" if rho < 1 else "does not converge"
+                       {"eigenvalues": 1e-9, "rho": 1e-9, "meta-loss": 1e-10 * 100}, state["language"])
+    verdict = say(state["language"], "converges" if rho < 1 else "does not converge")
     if shown.get("converges") != verdict and abs(rho - 1) > 1e-9:
         problems.append(f"the page says {shown.get('converges')!r}, rho = {rho}")
     return problems
@@ -351,16 +375,17 @@ def meta_training_problems(state: dict) -> list[str]:
         run = meta_train(PHI_OLD, eta=eta, iterations=iterations, theta0=THETA0, theta_star=THETA_STAR, steps=STEPS)
     except DivergenceError as error:
         k = int(re.search(r"diverged at iteration (\d+)", str(error)).group(1))
-        if shown.get("outcome") != f"diverged at meta-iteration {k}":
+        if shown.get("outcome") != say(state["language"], "diverged at meta-iteration {k}", k=k):
             return [f"eta = {eta}: metaopt diverges at iteration {k}, the page says {shown.get('outcome')!r}"]
         return []
     phi = run.phi[-1]
-    problems = [] if shown.get("outcome", "").startswith(f"{iterations} meta-steps") else [
+    finished = say(state["language"], "{n} meta-steps, every meta-loss finite", n=iterations)
+    problems = [] if shown.get("outcome", "") == finished else [
         f"eta = {eta}: metaopt trains {iterations} meta-steps, the page says {shown.get('outcome')!r}"]
     m = dynamics.momentum_params(phi)
     return problems + compare(shown, {"phi": phi, "meta-loss": run.loss[-1], "momentum": [m.alpha, m.beta],
                                       "rho": dynamics.spectral_radius(phi)},
-                              {"phi": 1e-9, "meta-loss": 1e-12, "momentum": 1e-9, "rho": 1e-9})
+                              {"phi": 1e-9, "meta-loss": 1e-12, "momentum": 1e-9, "rho": 1e-9}, state["language"])
 
 
 CHECK = {"worked-example": worked_example_problems, "convergence-map": convergence_map_problems,
@@ -621,6 +646,7 @@ FIGURES = {"chapters/02_inner_loop.html": "fig-inner-loop", "chapters/03_outer_l
            "chapters/05_momentum.html": "fig-convergence-map",
            # chapter 6's static counterpart is the table of runs above the explorable (a code cell's output)
            "chapters/06_meta_step_size.html": None}
+FIGURES.update({rel: FIGURES[rel.partition("/")[2]] for rel in PAGES if rel not in FIGURES})
 
 
 def fallback_problems(page, rel, where) -> list[str]:
@@ -644,6 +670,24 @@ def test_print_and_no_javascript_show_the_static_figure(browser, opened, server,
     problems += fallback_problems(page, rel, "without JavaScript")
     plain.close()
     assert not problems, "\n".join(problems)
+
+
+KOREAN_TEXT = """(root) => {
+  const texts = Array.from(root.querySelectorAll('.ex-title, label, .ex-label, .ex-note, button, option'))
+    .map((e) => e.textContent);
+  root.querySelectorAll('[aria-label]').forEach((e) => texts.push(e.getAttribute('aria-label')));
+  root.querySelectorAll('svg text').forEach((e) => texts.push(e.textContent));
+  return texts;
+}"""
+
+
+@pytest.mark.parametrize("rel", [rel for rel in PAGES if rel not in ENGLISH_PAGES])
+def test_the_translated_explorables_show_no_english(opened, rel):
+    """Every title, label, note, button, plot title, axis and legend of a translated edition's box."""
+    page, record = opened(rel)
+    texts = page.locator("div.explorable").first.evaluate(KOREAN_TEXT)
+    english = sorted({text for text in texts if re.search(r"[A-Za-z]{3,}", text.replace("old", ""))})
+    assert texts and not english, f"English in {rel}'s explorable: {english}"
 
 
 def test_only_pages_with_an_explorable_load_plotly(site):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import posixpath
 import re
 from os import path
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.locale import init as init_locale
@@ -220,7 +221,25 @@ Stemmer = function() {
         return bool(HANGUL.search(word)) or self.english.word_filter(word)
 
 
+def notebook_outputs_beside_doctrees(app) -> None:
+    """``builder-inited``, after myst-nb: its folder of notebook outputs beside the doctrees.
+
+    myst-nb writes the notebooks' outputs (and the glued values other pages quote) into
+    ``<outdir>/../jupyter_execute``. For the English edition (``_build/html``) that is
+    ``_build/jupyter_execute``, beside ``_build/.doctrees``; for the Korean edition, built into
+    ``_build/html/ko``, it would be ``_build/html/jupyter_execute``, inside the published site
+    and away from its doctrees (``_build/ko/.doctrees``), where its single-page build looks.
+    """
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None:
+        return
+    folder = (Path(app.doctreedir).parent / "jupyter_execute").resolve()
+    if Path(config.output_folder) != folder:
+        app.env.mystnb_config = config.copy(output_folder=str(folder))
+
+
 def setup(app):
+    app.connect("builder-inited", notebook_outputs_beside_doctrees, priority=900)
     app.connect("doctree-resolved", extract_alt_texts)
     app.add_transform(TranslateAltTexts)
     app.connect("config-inited", add_switch_template)

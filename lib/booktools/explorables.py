@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -79,6 +80,31 @@ def meta_training(options: dict) -> dict:
             "steps": STEPS, "colors": _colors()}
 
 
+#: A call ``t("...")`` or ``tf("...", {...})`` in explorables.js: the words it shows, in English
+#: (a string may be split over lines with ``+``).
+_CALL = re.compile(r'\btf?\(\s*("(?:[^"\\]|\\.)*"(?:\s*\+\s*"(?:[^"\\]|\\.)*")*)')
+_PIECE = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def strings() -> list[str]:
+    """Every English string the explorables show (each ``t()`` and ``tf()`` of explorables.js)."""
+    source = (STATIC / "explorables.js").read_text(encoding="utf-8")
+    found = []
+    for call in _CALL.finditer(source):
+        text = "".join(json.loads(piece) for piece in _PIECE.findall(call.group(1)))
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def translated_strings() -> dict:
+    """The explorables' words in the edition's language (the interface catalog, ``sphinx.po``)."""
+    from sphinx.locale import _
+
+    pairs = {english: str(_(english)) for english in strings()}
+    return {english: text for english, text in pairs.items() if text != english}
+
+
 KINDS = {"worked-example": worked_example, "convergence-map": convergence_map, "meta-training": meta_training}
 
 
@@ -94,7 +120,10 @@ class Explorable(SphinxDirective):
         kind = self.arguments[0]
         if kind not in KINDS:
             raise self.error(f"unknown explorable {kind!r}: one of {', '.join(KINDS)}")
-        node = explorable(kind=kind, config=KINDS[kind](self.options))
+        config = KINDS[kind](self.options)
+        if self.config.language != "en":  # the explorables' words in a translated edition
+            config["strings"] = translated_strings()
+        node = explorable(kind=kind, config=config)
         self.set_source_info(node)
         return [node]
 

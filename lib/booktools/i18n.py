@@ -17,6 +17,8 @@ Commands (``make`` runs them; see the README):
 ``python -m booktools.i18n build [--strict | --fresh]``
     Build the Korean edition into ``_build/html/ko/`` (after the English one, which it
     shares MathJax and the downloads with).
+``python -m booktools.i18n pdf``
+    The Korean edition as one PDF, ``_build/pdf/book-ko.pdf`` (``make pdf`` prints both).
 ``python -m booktools.i18n status``
     Per page: messages, translated, untranslated, fuzzy, and messages of the English source
     that the catalog does not have (stale); exit status 1 unless everything is translated.
@@ -51,8 +53,8 @@ INTERFACE_CATALOG = "sphinx"
 #: What differs in each translated edition's configuration, besides ``language``.
 EDITION_CONFIG = {
     "ko": {
-        "project": "경사하강법으로 학습하는 법을 학습하기: 한 예제를 정확하게",
-        "html_title": "경사하강법으로 학습하는 법을 학습하기: 한 예제를 정확하게",
+        "project": "경사 하강법으로 학습하는 법을 학습하기: 한 예제를 정확하게",
+        "html_title": "경사 하강법으로 학습하는 법을 학습하기: 한 예제를 정확하게",
         "author": "metaopt 책의 저자들",
         "html_theme_options": {"search_bar_text": "이 책에서 검색..."},
         # myst-nb's toggles of hidden code cells, and sphinx-togglebutton's hints
@@ -155,6 +157,39 @@ def _interface_hash(language: str, root: Path) -> str:
     return digest.hexdigest()
 
 
+def code_strings() -> list[str]:
+    """The interface strings of the book's own code: each ``_("...")`` of the booktools modules
+    (read with :mod:`ast`) and every word of the explorables (:func:`booktools.explorables.strings`)."""
+    import ast
+
+    from booktools import explorables
+
+    found = []
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                found.append(node.args[0].value)
+    found += explorables.strings()
+    return list(dict.fromkeys(found))
+
+
+def build_single_page(language: str = "ko", root: Path = ROOT) -> Path:
+    """The translated edition as one page (for its PDF), standing alone in ``_build/<lang>/singlehtml``."""
+    _check_language(language)
+    from jupyter_book.sphinx import build_sphinx
+
+    output = root / "_build" / language / "singlehtml"
+    overrides = {"language": language, "latex_individualpages": False, "nitpicky": True,
+                 "book_site_root": "", **EDITION_CONFIG.get(language, {})}
+    result = build_sphinx(root, output, noconfig=True, path_config=str(root / "_config.yml"),
+                          confoverrides=overrides, doctreedir=root / "_build" / language / ".doctrees",
+                          builder="singlehtml", warningiserror=True, keep_going=True, quiet=True)
+    if result != 0:
+        raise RuntimeError(f"the {language} single page did not build (exit status {result})")
+    return output
+
+
 @dataclass
 class CatalogStatus:
     """How far one page's catalog is from its English source."""
@@ -189,6 +224,8 @@ def status(language: str = "ko", root: Path = ROOT, templates: Path | None = Non
     for pot in pots:
         page = pot.relative_to(templates).with_suffix("").as_posix()
         source = {m.id for m in _messages(pot) if m.id}
+        if page == INTERFACE_CATALOG:  # the templates' strings, and those of the book's own code
+            source |= set(code_strings())
         entry = CatalogStatus(page, messages=len(source))
         po = catalogs / f"{page}.po"
         translated = _messages(po) if po.is_file() else []
@@ -228,7 +265,7 @@ def preserved(text: str) -> Counter:
     """What a translation must keep exactly: math, code, link addresses, each role with its target.
 
     A role's title may be translated (``{term}`역전파 <backpropagation>```); its name and target
-    may not, and a role without a title keeps its whole content (a glued value's key and format,
+    may not (a glued value may be its edition's, :func:`_edition_neutral`), and a role without a title keeps its whole content (a glued value's key and format,
     a reference's label). A role without a title whose target is words (``{term}`optimizee```)
     may be given one in the translation: only the target counts.
     """
@@ -237,6 +274,8 @@ def preserved(text: str) -> Counter:
     for match in ROLE.finditer(text):
         titled = TITLED.match(match["content"])
         target = titled["target"] if titled else match["content"]
+        if match["name"].startswith("glue"):
+            target = _edition_neutral(target)
         found[f"{{{match['name']}}}`{target}`"] += 1
     rest = ROLE.sub(" ", rest)
     for match in MATH.finditer(rest):
@@ -247,6 +286,18 @@ def preserved(text: str) -> Counter:
     for match in LINK.finditer(rest):
         found[f"]({match.group(1)})"] += 1
     return found
+
+
+def _edition_neutral(glued: str) -> str:
+    """A glued value's key without its edition: ``fwd_word_ko`` stands for ``fwd_word``.
+
+    A notebook glues a word the data chooses (``faster``, ``slower``) once for each edition;
+    the Korean translation quotes ``{glue:}`fwd_word_ko``` where the English says ``{glue:}`fwd_word```.
+    """
+    key, colon, spec = glued.partition(":")
+    for language in LANGUAGES:
+        key = key.removesuffix(f"_{language}")
+    return key + colon + spec
 
 
 def markup_problems(msgid: str, msgstr: str) -> list[str]:
@@ -321,8 +372,9 @@ def check(language: str = "ko", root: Path = ROOT) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    usage = ("usage: python -m booktools.i18n update | build [--strict|--fresh] | status | check\n"
+    usage = ("usage: python -m booktools.i18n update | build [--strict|--fresh] | pdf | status | check\n"
              "       python -m booktools.i18n todo PAGE > FILE.json   (PAGE: chapters/01_setup, glossary, ...)\n"
+             "       python -m booktools.i18n dump PAGE > FILE.json   (every message, translated or not)\n"
              "       python -m booktools.i18n fill PAGE FILE.json")
     if not argv:
         print(usage, file=sys.stderr)
@@ -337,6 +389,15 @@ def main(argv: list[str]) -> int:
             html = build(language, strict=options == ["--strict"], fresh=options == ["--fresh"])
             print(f"{language} edition built into {html.relative_to(ROOT)}")
         return 0
+    if command == "pdf" and not options:
+        for language in LANGUAGES:
+            from booktools import pdf
+
+            out = ROOT / "_build" / "pdf" / f"book-{language}.pdf"
+            status_code = pdf.main([str(build_single_page(language)), str(out)])
+            if status_code:
+                return status_code
+        return 0
     if command == "status" and not options:
         complete = True
         for language in LANGUAGES:
@@ -350,6 +411,10 @@ def main(argv: list[str]) -> int:
         problems = [p for language in LANGUAGES for p in check(language)]
         print("\n".join(problems) or "every translation keeps its source's math, code, links and roles")
         return 1 if problems else 0
+    if command == "dump" and len(options) == 1:
+        catalog = _messages(catalog_path(options[0]))
+        print(json.dumps([{"id": m.id, "str": m.string} for m in catalog if m.id], ensure_ascii=False, indent=1))
+        return 0
     if command == "todo" and len(options) == 1:
         print(json.dumps(todo(options[0]), ensure_ascii=False, indent=1))
         return 0

@@ -116,10 +116,16 @@ def inherit_html_visitors(app) -> None:
             own.setdefault(node, visitors)
 
 
+def site_root(config) -> str:
+    """From this build's root up to the site's: ``book_site_root`` if set, else by its language
+    (a translated edition shares the English edition's MathJax and downloads: booktools.edition)."""
+    return config.book_site_root if config.book_site_root is not None else edition.site_root(config.language)
+
+
 def use_local_mathjax(app, config) -> None:
     """``config-inited``: a ``mathjax_path`` on another host becomes the book's own copy (1. above)."""
     if config.mathjax_path and "://" in config.mathjax_path:
-        config.mathjax_path = edition.site_root(config.language) + MATHJAX_PATH
+        config.mathjax_path = site_root(config) + MATHJAX_PATH
 
 
 def _copy_mathjax(app) -> None:
@@ -127,8 +133,8 @@ def _copy_mathjax(app) -> None:
     # checksum to the script URL (?v=...): a new MathJax is never a stale cached one.
     if app.builder.format != "html":
         return
-    if edition.site_root(app.config.language):  # a translated edition: the English edition's copy
-        shared = Path(app.outdir) / edition.site_root(app.config.language) / MATHJAX_DIR / "tex-chtml.js"
+    if site_root(app.config):  # a translated edition: the English edition's copy
+        shared = Path(app.outdir) / site_root(app.config) / MATHJAX_DIR / "tex-chtml.js"
         if not shared.is_file():
             logger.warning(f"booktools: {shared} is missing: build the English edition first")
         return
@@ -242,7 +248,7 @@ RUN_PAGE, RUN_ANCHOR = "intro", "run-it-yourself"
 
 def build_downloads(app) -> None:
     """``builder-inited``: the wheel and the notebooks bundle in ``<output>/downloads`` (7. above)."""
-    if app.builder.format == "html" and not edition.site_root(app.config.language):
+    if app.builder.format == "html" and not site_root(app.config):
         built = bundle.ensure(Path(app.outdir) / DOWNLOADS, root=Path(app.srcdir))
         logger.info(f"booktools: {', '.join(p.name for p in built.values())} in {DOWNLOADS}/")
 
@@ -289,7 +295,7 @@ class BookDownloads(SphinxPostTransform):
 
     def _downloads(self) -> str:
         # A translated edition links the English edition's files (one copy in the site).
-        return f"{edition.site_root(self.config.language)}{DOWNLOADS}"
+        return f"{site_root(self.config)}{DOWNLOADS}"
 
     def _file_uri(self, name: str) -> str:
         return posixpath.relpath(f"{self._downloads()}/{name}", self._base() or ".")
@@ -369,6 +375,8 @@ def set_edition_tag(app, config) -> None:
 
 def setup(app):
     app.add_config_value("book_edition", "full", "env")
+    # "" for a build that stands alone (the Korean PDF's single page); unset: by the language
+    app.add_config_value("book_site_root", None, "html", types=[str, type(None)])
     app.connect("config-inited", set_edition_tag)
     app.setup_extension("sphinx.ext.mathjax")
     app.setup_extension("booktools.explorables")  # interactive figures, computed in the page

@@ -14,6 +14,20 @@
 
   // --- small helpers ---------------------------------------------------------------------
 
+  /* The page's language: the words of the explorables in the edition's language, from the
+   * configuration (booktools.explorables.strings: the words of every call of t and tf below,
+   * translated in the edition's interface catalog); English where a word has no translation. */
+  let STRINGS = {};
+
+  function t(english) {
+    return STRINGS[english] || english;
+  }
+
+  /** t() of a sentence with {name} placeholders, then the values put in. */
+  function tf(english, values) {
+    return t(english).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
   function el(tag, attrs = {}, children = []) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs)) {
@@ -27,7 +41,7 @@
   /** A number as the readouts show it: 6 significant digits (a power of ten from a million up),
    * a true minus sign. */
   function fmt(x, digits = 6) {
-    if (!Number.isFinite(x)) return "overflow";
+    if (!Number.isFinite(x)) return t("overflow");
     const rounded = Number(x.toPrecision(digits));
     const text = Math.abs(rounded) >= 1e6
       ? x.toExponential(digits - 1).replace(/\.?0+e/, "e").replace("e+", "e")
@@ -45,7 +59,7 @@
   }
 
   function fmtIntervals(intervals) {
-    if (intervals.length === 0) return "none in view";
+    if (intervals.length === 0) return t("none in view");
     return intervals
       .map((i) => "(" + fmt(i.low) + ", " + (i.open ? fmt(i.high) + "+" : fmt(i.high)) + ")")
       .join(" \u222a ");
@@ -119,7 +133,7 @@
     return { controls, readouts, plots };
   }
 
-  function resetButton(parent, reset, text = "Reset to the document's values") {
+  function resetButton(parent, reset, text = t("Reset to the document's values")) {
     const button = el("button", { type: "button", class: "ex-reset", text });
     button.addEventListener("click", reset);
     parent.append(button);
@@ -130,21 +144,21 @@
   function workedExample(root, c) {
     const full = c.parts === "full";
     const { controls, readouts, plots } = skeleton(root, full
-      ? "Explore: move φ, θ₀ and the number of steps, then the meta step size η"
-      : "Explore: move φ, θ₀ and the number of steps");
+      ? t("Explore: move φ, θ₀ and the number of steps, then the meta step size η")
+      : t("Explore: move φ, θ₀ and the number of steps"));
     const ctl = {
       phi1: slider(controls, { name: "phi1", label: "φ₁", min: -1, max: 1, step: 0.01, value: c.phi[0] }),
       phi2: slider(controls, { name: "phi2", label: "φ₂", min: -1, max: 1, step: 0.01, value: c.phi[1] }),
       phi3: slider(controls, { name: "phi3", label: "φ₃", min: -2, max: 2, step: 0.01, value: c.phi[2] }),
       theta0: slider(controls, { name: "theta0", label: "θ₀", min: -10, max: 20, step: 0.5, value: c.theta0 }),
-      steps: slider(controls, { name: "steps", label: "steps T", min: 1, max: 10, step: 1, value: c.steps }),
+      steps: slider(controls, { name: "steps", label: t("steps T"), min: 1, max: 10, step: 1, value: c.steps }),
     };
     let etaTop = c.etaRanges[0][0];
     if (full) {
       const id = `ex-${++counter}-range`;
       const range = el("select", { id, "data-control": "eta-range" },
-        c.etaRanges.map(([top], k) => el("option", { value: String(k), text: `0 to ${fmt(top)}` })));
-      controls.append(el("div", { class: "ex-control" }, [el("label", { for: id, text: "range of η" }), range]));
+        c.etaRanges.map(([top], k) => el("option", { value: String(k), text: tf("0 to {top}", { top: fmt(top) }) })));
+      controls.append(el("div", { class: "ex-control" }, [el("label", { for: id, text: t("range of η") }), range]));
       ctl.eta = slider(controls, { name: "eta", label: "η", min: 0, max: etaTop, step: c.etaRanges[0][1], value: c.eta, digits: 6 });
       ctl.range = range;
       range.addEventListener("input", () => {
@@ -169,28 +183,28 @@
       update();
     });
     const out = {
-      theta: readout(readouts, "theta", "θ₀ … θ_T"),
-      loss: readout(readouts, "meta-loss", "meta-loss L(θ_T)", true),
+      theta: readout(readouts, "theta", t("θ₀ … θ_T")),
+      loss: readout(readouts, "meta-loss", t("meta-loss L(θ_T)"), true),
     };
     if (full) {
       Object.assign(out, {
-        grad: readout(readouts, "meta-gradient", "true meta-gradient ∂L/∂φ"),
-        phiTrue: readout(readouts, "phi-true", "φ − η·(true gradient)"),
-        lossTrue: readout(readouts, "loss-true", "meta-loss after it"),
-        phiAssumed: readout(readouts, "phi-assumed", `φ − η·${fmtVector(c.assumed)} (assumed)`),
-        lossAssumed: readout(readouts, "loss-assumed", "meta-loss after it"),
-        helpTrue: readout(readouts, "helps-true", "η that help, true gradient"),
-        helpAssumed: readout(readouts, "helps-assumed", "η that help, assumed gradient"),
+        grad: readout(readouts, "meta-gradient", t("true meta-gradient ∂L/∂φ")),
+        phiTrue: readout(readouts, "phi-true", t("φ − η·(true gradient)")),
+        lossTrue: readout(readouts, "loss-true", t("meta-loss after it")),
+        phiAssumed: readout(readouts, "phi-assumed", tf("φ − η·{d} (assumed)", { d: fmtVector(c.assumed) })),
+        lossAssumed: readout(readouts, "loss-assumed", t("meta-loss after it")),
+        helpTrue: readout(readouts, "helps-true", t("η that help, true gradient")),
+        helpAssumed: readout(readouts, "helps-assumed", t("η that help, assumed gradient")),
       });
     }
     if (full) {
-      readouts.append(el("p", { class: "ex-note", text: `The intervals of η that help are found in the page: `
-        + `the meta-loss is computed at ${c.samples} equal steps of η across the range shown, and every change `
-        + `of sign is refined by bisection. An interval narrower than one step can be missed; "+" marks an `
-        + `interval that goes on past the range.` }));
+      readouts.append(el("p", { class: "ex-note", text: tf("The intervals of η that help are found in the page: "
+        + "the meta-loss is computed at {samples} equal steps of η across the range shown, and every change "
+        + "of sign is refined by bisection. An interval narrower than one step can be missed; \"+\" marks an "
+        + "interval that goes on past the range.", { samples: c.samples }) }));
     }
-    const trajectory = plotBox(plots, "The inner loop's trajectory θ_t against the step t");
-    const along = full ? plotBox(plots, "The meta-loss after one meta-update, against η, along both directions") : null;
+    const trajectory = plotBox(plots, t("The inner loop's trajectory θ_t against the step t"));
+    const along = full ? plotBox(plots, t("The meta-loss after one meta-update, against η, along both directions")) : null;
 
     function update() {
       const phi = [Number(ctl.phi1.value), Number(ctl.phi2.value), Number(ctl.phi3.value)];
@@ -200,8 +214,8 @@
       const theta = M.unroll(phi, theta0, c.thetaStar, steps).theta;
       out.theta.textContent = theta.map((x) => fmt(x)).join(", ");
       out.loss.textContent = fmt(run.loss);
-      const t = theta.map((_, k) => k);
-      const traces = [{ x: t, y: theta, name: "φ", mode: "lines+markers", line: { color: c.colors.theta } }];
+      const ticks = theta.map((_, k) => k);
+      const traces = [{ x: ticks, y: theta, name: "φ", mode: "lines+markers", line: { color: c.colors.theta } }];
       const shapes = [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: c.thetaStar, y1: c.thetaStar,
         line: { color: "#444", dash: "dot", width: 1 } }];
       if (full) {
@@ -219,16 +233,16 @@
         const helpAssumed = M.helpfulIntervals(phi, c.assumed, theta0, c.thetaStar, steps, etaTop, c.samples);
         out.helpTrue.textContent = fmtIntervals(helpTrue);
         out.helpAssumed.textContent = fmtIntervals(helpAssumed);
-        for (const [p, name, color, dash] of [[phiTrue, "after the true step", c.colors.true, "solid"],
-          [phiAssumed, "after the assumed step", c.colors.assumed, "dash"]]) {
-          traces.push({ x: t, y: M.unroll(p, theta0, c.thetaStar, steps).theta, name, mode: "lines+markers",
+        for (const [p, name, color, dash] of [[phiTrue, t("after the true step"), c.colors.true, "solid"],
+          [phiAssumed, t("after the assumed step"), c.colors.assumed, "dash"]]) {
+          traces.push({ x: ticks, y: M.unroll(p, theta0, c.thetaStar, steps).theta, name, mode: "lines+markers",
             line: { color, dash } });
         }
         drawAlong(phi, run, theta0, steps, eta, helpTrue, helpAssumed);
       }
       Plotly.react(trajectory, traces, layout({
-        title: { text: "inner loop", font: FONT },
-        xaxis: { title: { text: "step t" }, dtick: 1 },
+        title: { text: t("inner loop"), font: FONT },
+        xaxis: { title: { text: t("step t") }, dtick: 1 },
         yaxis: { title: { text: "θ_t" } },
         shapes,
         showlegend: full,
@@ -252,12 +266,12 @@
         vertical(eta, "solid", "#000"),
       ];
       Plotly.react(along, [
-        { x: etas, y: curve(run.grad), name: "true gradient", mode: "lines", line: { color: c.colors.true } },
-        { x: etas, y: curve(c.assumed), name: "assumed gradient", mode: "lines", line: { color: c.colors.assumed } },
+        { x: etas, y: curve(run.grad), name: t("true gradient"), mode: "lines", line: { color: c.colors.true } },
+        { x: etas, y: curve(c.assumed), name: t("assumed gradient"), mode: "lines", line: { color: c.colors.assumed } },
       ], layout({
-        title: { text: "meta-loss after φ − η d (dashed: the document's η)", font: FONT },
+        title: { text: t("meta-loss after φ − η d (dashed: the document's η)"), font: FONT },
         xaxis: { title: { text: "η" }, range: [0, etaTop] },
-        yaxis: { title: { text: "meta-loss" }, range: [0, top] },
+        yaxis: { title: { text: t("meta-loss") }, range: [0, top] },
         shapes,
       }), PLOT_CONFIG);
     }
@@ -270,12 +284,12 @@
 
   function convergenceMap(root, c) {
     const { controls, readouts, plots } = skeleton(root,
-      "Explore: drag the point (or use the sliders) in the plane of step size α and momentum β");
+      t("Explore: drag the point (or use the sliders) in the plane of step size α and momentum β"));
     const start = M.momentum(c.phi);
     const ctl = {
-      alpha: slider(controls, { name: "alpha", label: "step size α", min: -0.2, max: 2.2, step: 0.001, value: start.alpha }),
-      beta: slider(controls, { name: "beta", label: "momentum β", min: -1.1, max: 1.1, step: 0.001, value: start.beta }),
-      steps: slider(controls, { name: "steps", label: "steps shown", min: 2, max: 40, step: 1, value: 20 }),
+      alpha: slider(controls, { name: "alpha", label: t("step size α"), min: -0.2, max: 2.2, step: 0.001, value: start.alpha }),
+      beta: slider(controls, { name: "beta", label: t("momentum β"), min: -1.1, max: 1.1, step: 0.001, value: start.beta }),
+      steps: slider(controls, { name: "steps", label: t("steps shown"), min: 2, max: 40, step: 1, value: 20 }),
     };
     resetButton(controls, () => {
       setValue(ctl.alpha, start.alpha);
@@ -284,14 +298,14 @@
       update();
     });
     const out = {
-      phi: readout(readouts, "phi", "φ = (α, β, −1)"),
-      eigen: readout(readouts, "eigenvalues", "eigenvalues λ"),
-      rho: readout(readouts, "rho", "spectral radius ρ", true),
-      verdict: readout(readouts, "converges", "the inner loop"),
-      loss: readout(readouts, "meta-loss", `two-step meta-loss (θ₀ = ${fmt(c.theta0)})`),
+      phi: readout(readouts, "phi", t("φ = (α, β, −1)")),
+      eigen: readout(readouts, "eigenvalues", t("eigenvalues λ")),
+      rho: readout(readouts, "rho", t("spectral radius ρ"), true),
+      verdict: readout(readouts, "converges", t("the inner loop")),
+      loss: readout(readouts, "meta-loss", tf("two-step meta-loss (θ₀ = {theta0})", { theta0: fmt(c.theta0) })),
     };
-    const map = plotBox(plots, "The convergence map: spectral radius over step size and momentum, with a movable point");
-    const trajectory = plotBox(plots, "The inner loop's trajectory θ_t for the chosen point");
+    const map = plotBox(plots, t("The convergence map: spectral radius over step size and momentum, with a movable point"));
+    const trajectory = plotBox(plots, t("The inner loop's trajectory θ_t for the chosen point"));
 
     const alphas = linspace(-0.2, 2.2, 241);
     const betas = linspace(-1.1, 1.1, 221);
@@ -310,11 +324,11 @@
         colorbar: { title: { text: "ρ" }, thickness: 10 }, hovertemplate: "α %{x:.3f}, β %{y:.3f}: ρ %{z:.3f}<extra></extra>",
         showlegend: false },
       { x: [0, 0, 2, 0], y: [-1, 1, 1, -1], mode: "lines", name: "ρ = 1", line: { color: "black", width: 1.5 }, hoverinfo: "skip" },
-      { x: curveAlphas, y: curveAlphas.map(M.zeroLossBeta), mode: "lines", name: "zero meta-loss",
+      { x: curveAlphas, y: curveAlphas.map(M.zeroLossBeta), mode: "lines", name: t("zero meta-loss"),
         line: { color: "white", width: 2 }, hoverinfo: "skip" },
-      marker(c.phi, "φ_old", c.colors.old, "circle"),
-      marker(c.learned, "learned φ", c.colors.learned, "star"),
-      marker(c.assumedStep, "one step, assumed gradient", c.colors.assumed, "x"),
+      marker(c.phi, t("φ_old"), c.colors.old, "circle"),
+      marker(c.learned, t("learned φ"), c.colors.learned, "star"),
+      marker(c.assumedStep, t("one step, assumed gradient"), c.colors.assumed, "x"),
     ];
     const R = 0.07; // the circle's radius in α (about 20 px at 400 px wide): big enough for a finger
     let moving = false;
@@ -327,9 +341,9 @@
     function mapLayout(a, b) {
       return layout({
         height: 420,
-        title: { text: "where the inner loop converges", font: FONT },
-        xaxis: { title: { text: "step size α" }, range: [-0.2, 2.2] },
-        yaxis: { title: { text: "momentum β" }, range: [-1.1, 1.1] },
+        title: { text: t("where the inner loop converges"), font: FONT },
+        xaxis: { title: { text: t("step size α") }, range: [-0.2, 2.2] },
+        yaxis: { title: { text: t("momentum β") }, range: [-1.1, 1.1] },
         plot_bgcolor: "#c8c8c8",
         dragmode: false, // a drag that misses the circle must not zoom the map
         shapes: [pointShape(a, b)],
@@ -358,10 +372,10 @@
       const lam = M.eigenvalues(a, b);
       const r = M.spectralRadius(a, b);
       out.phi.textContent = fmtVector(phi);
-      out.eigen.textContent = lam[0].im === 0 ? `${fmtComplex(lam[0])} and ${fmtComplex(lam[1])}`
+      out.eigen.textContent = lam[0].im === 0 ? tf("{first} and {second}", { first: fmtComplex(lam[0]), second: fmtComplex(lam[1]) })
         : `${fmt(lam[0].re)} ± ${fmt(Math.abs(lam[0].im))}i`;
       out.rho.textContent = fmt(r);
-      out.verdict.textContent = r < 1 ? "converges" : "does not converge";
+      out.verdict.textContent = r < 1 ? t("converges") : t("does not converge");
       out.loss.textContent = fmt(M.metaLoss(phi, c.theta0, c.thetaStar, c.steps));
       moving = true;
       Plotly.react(map, fixed, mapLayout(a, b), Object.assign({ edits: { shapePosition: true } }, PLOT_CONFIG));
@@ -369,8 +383,8 @@
       const theta = M.unroll(phi, c.theta0, c.thetaStar, steps).theta;
       Plotly.react(trajectory, [{ x: theta.map((_, k) => k), y: theta, mode: "lines+markers", name: "θ_t",
         line: { color: c.colors.theta } }], layout({
-        title: { text: "inner loop", font: FONT },
-        xaxis: { title: { text: "step t" } },
+        title: { text: t("inner loop"), font: FONT },
+        xaxis: { title: { text: t("step t") } },
         yaxis: { title: { text: "θ_t" } },
         shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: c.thetaStar, y1: c.thetaStar,
           line: { color: "#444", dash: "dot", width: 1 } }],
@@ -395,25 +409,25 @@
 
   function metaTraining(root, c) {
     const { controls, readouts, plots } = skeleton(root,
-      "Explore: meta-train from φ_old with your meta step size η");
+      t("Explore: meta-train from φ_old with your meta step size η"));
     const ctl = {
       eta: slider(controls, { name: "eta", label: "η", min: 0.0001, max: 0.012, step: 0.0001, value: c.eta, digits: 6 }),
-      iterations: slider(controls, { name: "iterations", label: "meta-steps", min: 1, max: 300, step: 1, value: c.iterations }),
+      iterations: slider(controls, { name: "iterations", label: t("meta-steps"), min: 1, max: 300, step: 1, value: c.iterations }),
     };
     resetButton(controls, () => {
       setValue(ctl.eta, c.eta);
       setValue(ctl.iterations, c.iterations);
       update();
-    }, "Reset to chapter 4's η and 300 meta-steps");
+    }, t("Reset to chapter 4's η and 300 meta-steps"));
     const out = {
-      verdict: readout(readouts, "outcome", "meta-training", true),
-      phi: readout(readouts, "phi", "φ at the end"),
-      loss: readout(readouts, "meta-loss", "meta-loss at the end"),
-      momentum: readout(readouts, "momentum", "α, β at the end"),
-      rho: readout(readouts, "rho", "spectral radius at the end"),
+      verdict: readout(readouts, "outcome", t("meta-training"), true),
+      phi: readout(readouts, "phi", t("φ at the end")),
+      loss: readout(readouts, "meta-loss", t("meta-loss at the end")),
+      momentum: readout(readouts, "momentum", t("α, β at the end")),
+      rho: readout(readouts, "rho", t("spectral radius at the end")),
     };
-    const curve = plotBox(plots, "The meta-loss at every meta-step, on a log scale");
-    const path = plotBox(plots, "The path of meta-training in the plane of step size and momentum");
+    const curve = plotBox(plots, t("The meta-loss at every meta-step, on a log scale"));
+    const path = plotBox(plots, t("The path of meta-training in the plane of step size and momentum"));
     const curveAlphas = linspace(0.12, 1.6, 200);
 
     function update() {
@@ -423,23 +437,23 @@
       const last = run.phi[run.phi.length - 1];
       const m = M.momentum(last);
       if (run.diverged === null) {
-        out.verdict.textContent = `${iterations} meta-steps, every meta-loss finite`;
+        out.verdict.textContent = tf("{n} meta-steps, every meta-loss finite", { n: iterations });
         out.phi.textContent = fmtVector(last);
         out.loss.textContent = fmt(run.loss[run.loss.length - 1]);
         out.momentum.textContent = `${fmt(m.alpha)}, ${fmt(m.beta)}`;
         out.rho.textContent = fmt(M.spectralRadius(m.alpha, m.beta));
       } else {
-        out.verdict.textContent = `diverged at meta-iteration ${run.diverged}`;
+        out.verdict.textContent = tf("diverged at meta-iteration {k}", { k: run.diverged });
         for (const key of ["phi", "loss", "momentum", "rho"]) out[key].textContent = "\u2014";
       }
       // a meta-loss of exactly 0 has no place on a log scale: values below 1e-32 are drawn at 1e-32
       const shown = run.loss.map((v) => Math.max(v, 1e-32));
-      Plotly.react(curve, [{ x: shown.map((_, k) => k), y: shown, mode: "lines", name: "meta-loss",
+      Plotly.react(curve, [{ x: shown.map((_, k) => k), y: shown, mode: "lines", name: t("meta-loss"),
         line: { color: c.colors.learned } }], layout({
-        title: { text: run.diverged === null ? "meta-loss at every meta-step (below 10⁻³²: drawn at 10⁻³²)"
-          : `meta-loss, until it overflows at meta-iteration ${run.diverged}`, font: FONT },
-        xaxis: { title: { text: "meta-iteration k" } },
-        yaxis: { title: { text: "meta-loss" }, type: "log", exponentformat: "power" },
+        title: { text: run.diverged === null ? t("meta-loss at every meta-step (below 10⁻³²: drawn at 10⁻³²)")
+          : tf("meta-loss, until it overflows at meta-iteration {k}", { k: run.diverged }), font: FONT },
+        xaxis: { title: { text: t("meta-iteration k") } },
+        yaxis: { title: { text: t("meta-loss") }, type: "log", exponentformat: "power" },
         margin: { l: 64, r: 12, t: 28, b: 84 },
         showlegend: false,
       }), PLOT_CONFIG);
@@ -448,16 +462,16 @@
       const ab = run.phi.map(M.momentum).map((v) => (Math.abs(v.alpha) < 50 && Math.abs(v.beta) < 50 ? v
         : { alpha: null, beta: null }));
       Plotly.react(path, [
-        { x: curveAlphas, y: curveAlphas.map(M.zeroLossBeta), mode: "lines", name: "zero meta-loss",
+        { x: curveAlphas, y: curveAlphas.map(M.zeroLossBeta), mode: "lines", name: t("zero meta-loss"),
           line: { color: "#444", width: 1.5, dash: "dot" }, hoverinfo: "skip" },
-        { x: ab.map((v) => v.alpha), y: ab.map((v) => v.beta), mode: "lines+markers", name: "meta-training",
+        { x: ab.map((v) => v.alpha), y: ab.map((v) => v.beta), mode: "lines+markers", name: t("meta-training"),
           marker: { size: 3 }, line: { color: c.colors.learned } },
         { x: [ab[0].alpha], y: [ab[0].beta], mode: "markers", name: "φ_old", marker: { color: c.colors.old, size: 10 } },
-        { x: [0.5], y: [0], mode: "markers", name: "dead-beat point", marker: { color: "black", symbol: "diamond", size: 9 } },
+        { x: [0.5], y: [0], mode: "markers", name: t("dead-beat point"), marker: { color: "black", symbol: "diamond", size: 9 } },
       ], layout({
-        title: { text: "the optimizer it learns", font: FONT },
-        xaxis: { title: { text: "step size α" }, range: [0, 1.2] },
-        yaxis: { title: { text: "momentum β" }, range: [-0.5, 1.1] },
+        title: { text: t("the optimizer it learns"), font: FONT },
+        xaxis: { title: { text: t("step size α") }, range: [0, 1.2] },
+        yaxis: { title: { text: t("momentum β") }, range: [-0.5, 1.1] },
       }), PLOT_CONFIG);
     }
 
@@ -474,7 +488,9 @@
       });
       root.hidden = false; // before building: plotly sizes its plots to the visible box
       try {
-        kind(root, JSON.parse(root.dataset.config));
+        const config = JSON.parse(root.dataset.config);
+        STRINGS = config.strings || {};
+        kind(root, config);
         root.dataset.ready = "true";
       } catch (error) {
         // The static figure stays the page's figure; the error goes to the console.
