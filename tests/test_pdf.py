@@ -52,3 +52,28 @@ def test_make_pdf_prints_the_whole_book(tmp_path):
                              capture_output=True, text=True, cwd=ROOT)
     assert printed.returncode == 0, printed.stdout + printed.stderr
     assert pdf_pages(out) >= 3 * len(chapters)
+
+
+def test_make_pdf_prints_the_korean_edition(tmp_path):
+    """The Korean edition's PDF (``make pdf`` prints it after the English one), into a temporary
+    folder, from a copy of the strict build's Korean doctrees."""
+    from booktools import i18n
+    from booktools.pdf import pdf_pages
+
+    require_browser()
+    doctrees = BUILD / "ko" / ".doctrees"
+    if (doctrees / "environment.pickle").is_file():
+        shutil.copytree(doctrees, tmp_path / ".doctrees")
+        shutil.copytree(BUILD / "ko" / "jupyter_execute", tmp_path / "jupyter_execute")
+    single = i18n.build_single_page("ko", output=tmp_path / "singlehtml", doctrees=tmp_path / ".doctrees")
+    text = (single / "intro.html").read_text(encoding="utf-8")
+    assert '<html lang="ko"' in text
+    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+    for name in chapters:
+        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
+    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
+    out = tmp_path / "book-ko.pdf"
+    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert pdf_pages(out) >= 3 * len(chapters)

@@ -19,6 +19,8 @@ them so:
    syllables as well, so 학습 finds 학습률 and 메타학습을; other words are stemmed as in English
    (the pages keep English names such as metaopt and JAX). The query needs no splitting of its
    own: a query word is looked up as it is.
+5. **Glued values in translated messages** (:func:`glue_in_translations`): a translation quotes
+   ``{glue:text}`eta:.2f``` like its source does, and finds the page's value.
 """
 
 from __future__ import annotations
@@ -101,23 +103,51 @@ def extract_alt_texts(app, doctree, docname) -> None:
             catalog.add(subtitle.rawsource, MsgOrigin(subtitle.source, subtitle.line or 0))
 
 
+def page_catalog(transform):
+    """The translations of the page a transform works on (``None`` in the source language)."""
+    if transform.config.language == SOURCE_LANGUAGE:
+        return None
+    domain = docname_to_domain(transform.env.docname, transform.config.gettext_compact)
+    dirs = [path.join(transform.env.srcdir, directory) for directory in transform.config.locale_dirs]
+    catalog, found = init_locale(dirs, transform.config.language, domain)
+    return catalog if found else None
+
+
 class TranslateAltTexts(SphinxTransform):
     """In a translated edition, each figure's alt text from its page's catalog (after Sphinx's own)."""
 
     default_priority = 21  # just after sphinx.transforms.i18n.Locale
 
     def apply(self, **kwargs) -> None:
-        if self.config.language == SOURCE_LANGUAGE:
-            return
-        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
-        dirs = [path.join(self.env.srcdir, directory) for directory in self.config.locale_dirs]
-        catalog, found = init_locale(dirs, self.config.language, domain)
-        if not found:
+        catalog = page_catalog(self)
+        if catalog is None:
             return
         for _cell, holder in _alt_holders(self.document):
             translated = catalog.gettext(holder["alt"])
             if translated:
                 holder["alt"] = translated
+
+
+class TranslateTocCaptions(SphinxTransform):
+    """In a translated edition, the captions of the parts of the table of contents.
+
+    Jupyter Book's ``_toc.yml`` becomes toctrees that sphinx-external-toc inserts into the first
+    page after Sphinx has translated it; the gettext builder does extract their captions
+    ("Part I: The worked example") into that page's catalog, and they are translated here.
+    """
+
+    default_priority = 101  # after sphinx_external_toc's InsertToctrees (100)
+
+    def apply(self, **kwargs) -> None:
+        from sphinx import addnodes
+
+        catalog = page_catalog(self)
+        if catalog is None:
+            return
+        for toctree in self.document.findall(addnodes.toctree):
+            if toctree.get("caption"):
+                toctree["caption"] = catalog.gettext(toctree["caption"])
+                toctree["rawcaption"] = toctree["caption"]
 
 
 # 3. The language switch -----------------------------------------------------------------------
@@ -221,6 +251,67 @@ Stemmer = function() {
         return bool(HANGUL.search(word)) or self.english.word_filter(word)
 
 
+# 5. Glued values inside translated messages ---------------------------------------------------
+
+class _KeepRenderer(dict):
+    """A document's attributes that keep myst-nb's notebook renderer when myst-nb drops it."""
+
+    kept = None
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        if key == "nb_renderer":
+            self.kept = value
+        return value
+
+
+def glue_in_translations() -> None:
+    """myst-nb's glue roles and directives, finding the page's glued values in a translation.
+
+    Sphinx parses each translated message as a small document of its own, after the page was
+    read; myst-nb's glue roles look for the notebook's glued values on the document they are
+    in, and find none there ("No key 'eta' found"). The notebook parser is wrapped to keep the
+    page's renderer (myst-nb removes it from the page when it is done), and the glue lookup,
+    given a document without one, uses the page's.
+    """
+    from myst_nb import sphinx_ as myst_nb_sphinx
+    from myst_nb.ext.glue import directives, roles, utils
+
+    original = utils.retrieve_glue_data
+    if getattr(original, "booktools", False):
+        return
+    parse = myst_nb_sphinx.Parser.parse
+
+    def parse_keeping_the_renderer(self, inputstring, document):
+        attributes = document.attributes
+        document.attributes = _KeepRenderer(attributes)
+        try:
+            parse(self, inputstring, document)
+        finally:
+            kept, document.attributes = document.attributes.kept, dict(document.attributes)
+        env = getattr(document.settings, "env", None)
+        if env is not None and kept is not None:
+            env.temp_data["booktools_nb_renderer"] = kept
+
+    def retrieve_glue_data(document, key):
+        if "nb_renderer" in document:
+            return original(document, key)
+        env = getattr(document.settings, "env", None)
+        renderer = env.temp_data.get("booktools_nb_renderer") if env is not None else None
+        if renderer is None:
+            return original(document, key)
+        document["nb_renderer"] = renderer
+        try:
+            return original(document, key)
+        finally:  # the message's nodes join the page, whose pickle must not hold the renderer
+            del document["nb_renderer"]
+
+    retrieve_glue_data.booktools = True
+    myst_nb_sphinx.Parser.parse = parse_keeping_the_renderer
+    for module in (utils, roles, directives):
+        module.retrieve_glue_data = retrieve_glue_data
+
+
 def notebook_outputs_beside_doctrees(app) -> None:
     """``builder-inited``, after myst-nb: its folder of notebook outputs beside the doctrees.
 
@@ -239,9 +330,11 @@ def notebook_outputs_beside_doctrees(app) -> None:
 
 
 def setup(app):
+    glue_in_translations()
     app.connect("builder-inited", notebook_outputs_beside_doctrees, priority=900)
     app.connect("doctree-resolved", extract_alt_texts)
     app.add_transform(TranslateAltTexts)
+    app.add_transform(TranslateTocCaptions)
     app.connect("config-inited", add_switch_template)
     app.connect("html-page-context", language_switch)
     app.add_search_language(SearchKorean)

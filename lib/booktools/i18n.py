@@ -127,7 +127,7 @@ def build(language: str = "ko", root: Path = ROOT, strict: bool = False, fresh: 
 
     output = edition_dir(language, root)
     # Sphinx re-reads a page when its own catalog changed, but rewrites no page when only the
-    # interface catalog or a template changed: those make the build a fresh one.
+    # interface catalog, a template or the book's extensions changed: those make it a fresh build.
     stamp = root / "_build" / language / ".interface"
     interface = _interface_hash(language, root)
     fresh = fresh or not stamp.is_file() or stamp.read_text(encoding="utf-8") != interface
@@ -152,7 +152,9 @@ def _interface_hash(language: str, root: Path) -> str:
 
     digest = hashlib.sha256()
     catalog = root / LOCALES / language / "LC_MESSAGES" / f"{INTERFACE_CATALOG}.po"
-    for path in [catalog, *sorted(Path(TEMPLATES).glob("*.html")), Path(__file__)]:
+    # the book's Sphinx extensions too: they translate what Sphinx does not (booktools.edition)
+    code = sorted(Path(__file__).parent.glob("*.py")) + sorted((Path(__file__).parent / "static").glob("*"))
+    for path in [catalog, *sorted(Path(TEMPLATES).glob("*.html")), *code]:
         digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()
 
@@ -174,16 +176,22 @@ def code_strings() -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def build_single_page(language: str = "ko", root: Path = ROOT) -> Path:
-    """The translated edition as one page (for its PDF), standing alone in ``_build/<lang>/singlehtml``."""
+def build_single_page(language: str = "ko", root: Path = ROOT, output: Path | None = None,
+                      doctrees: Path | None = None) -> Path:
+    """The translated edition as one page (for its PDF), standing alone in ``_build/<lang>/singlehtml``.
+
+    It starts from the edition's HTML build's doctrees (``_build/<lang>/.doctrees``), so it reads
+    no page again when they are fresh; the notebooks' outputs are taken from beside them.
+    """
     _check_language(language)
     from jupyter_book.sphinx import build_sphinx
 
-    output = root / "_build" / language / "singlehtml"
+    output = output or root / "_build" / language / "singlehtml"
+    doctrees = doctrees or root / "_build" / language / ".doctrees"
     overrides = {"language": language, "latex_individualpages": False, "nitpicky": True,
                  "book_site_root": "", **EDITION_CONFIG.get(language, {})}
     result = build_sphinx(root, output, noconfig=True, path_config=str(root / "_config.yml"),
-                          confoverrides=overrides, doctreedir=root / "_build" / language / ".doctrees",
+                          confoverrides=overrides, doctreedir=doctrees,
                           builder="singlehtml", warningiserror=True, keep_going=True, quiet=True)
     if result != 0:
         raise RuntimeError(f"the {language} single page did not build (exit status {result})")
@@ -300,10 +308,28 @@ def _edition_neutral(glued: str) -> str:
     return key + colon + spec
 
 
+def reads_as_one_paragraph(text: str) -> bool:
+    """Whether markdown reads ``text`` as one paragraph, as Sphinx needs a translation to.
+
+    Sphinx parses each translated message on its own and silently keeps the source text when
+    the result is not a paragraph: a translated heading "2. 1단계: 내부 루프" reads as a
+    numbered list (write ``2\\. 1단계``), a message starting with "- " or "# " as a list or
+    a heading.
+    """
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(text)
+    return bool(tokens) and tokens[0].type == "paragraph_open" and tokens[-1].type == "paragraph_close" \
+        and sum(token.type == "paragraph_open" for token in tokens) == 1
+
+
 def markup_problems(msgid: str, msgstr: str) -> list[str]:
     """How a translation differs from its source in what it must keep (empty when it keeps all)."""
     if not msgstr:
         return []
+    if msgstr != msgid and not reads_as_one_paragraph(msgstr):
+        return [f"Sphinx would not use it: it does not read as one paragraph (a heading starting "
+                f"with a number needs 2\\. ...): {msgstr[:60]!r}"]
     source, translated = preserved(msgid), preserved(msgstr)
     problems = [f"missing «{token}»" + (f" (x{n})" if n > 1 else "")
                 for token, n in (source - translated).items()]
