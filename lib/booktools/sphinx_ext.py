@@ -119,7 +119,8 @@ def inherit_html_visitors(app) -> None:
 def site_root(config) -> str:
     """From this build's root up to the site's: ``book_site_root`` if set, else by its language
     (a translated edition shares the English edition's MathJax and downloads: booktools.edition)."""
-    return config.book_site_root if config.book_site_root is not None else edition.site_root(config.language)
+    chosen = getattr(config, "book_site_root", None)
+    return chosen if chosen is not None else edition.site_root(getattr(config, "language", None))
 
 
 def use_local_mathjax(app, config) -> None:
