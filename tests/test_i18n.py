@@ -208,3 +208,71 @@ def test_korean_pages_show_no_english_interface():
             if text not in THEME_HARD_CODED and re.search(r"[A-Za-z]{3,}", ALLOWED.sub("", text)):
                 problems.append(f"{path.relative_to(KO_SITE)}: {text[:90]!r}")
     assert not problems, f"{len(problems)} English strings, e.g.:\n" + "\n".join(sorted(set(problems))[:40])
+
+
+# --- the figures' words ------------------------------------------------------------------
+
+def figure_cells():
+    """Every figure cell of the notebooks: (notebook, figure name, cell)."""
+    import json
+
+    for path in sorted([*(ROOT / "chapters").glob("*.ipynb"), *(ROOT / "appendix").glob("*.ipynb")]):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            name = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name")
+            if name:
+                yield path, name, cell
+
+
+def test_every_figure_glues_its_korean_twin():
+    """Each figure cell draws its figure again with Korean words, under its own figure's name."""
+    cells = list(figure_cells())
+    assert len(cells) >= 20
+    for path, name, cell in cells:
+        assert f'korean_twin(plt.gcf(), "{name}")' in "".join(cell["source"]), f"{path.name}: {name}"
+        glued = [o for o in cell.get("outputs", [])
+                 if o.get("metadata", {}).get("scrapbook", {}).get("name") == edition.twin_key(name, "ko")]
+        assert glued and "application/papermill.record/image/png" in glued[0]["data"], f"{path.name}: {name}"
+
+
+def test_the_korean_pages_show_the_korean_figures():
+    """On every Korean page, each notebook figure is its glued Korean twin, byte for byte."""
+    import base64
+    import json
+
+    twins = {}
+    for path, name, cell in figure_cells():
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == edition.twin_key(name, "ko"):
+                twins[(path.relative_to(ROOT).with_suffix(".html").as_posix(), name)] = base64.b64decode(
+                    output["data"]["application/papermill.record/image/png"])
+    korean_pages()
+    for (page, name), png in twins.items():
+        html = (KO_SITE / page).read_text(encoding="utf-8")
+        figure = re.search(rf'<figure[^>]*id="{re.escape(name)}".*?</figure>', html, re.S)
+        assert figure, f"{page}: no figure {name}"
+        src = re.search(r'<img[^>]*src="([^"]+)"', figure.group(0)).group(1)
+        assert (KO_SITE / page).parent.joinpath(src).resolve().read_bytes() == png, f"{page}: {name} is not its twin"
+
+
+def test_korean_twin_draws_the_words_and_puts_the_english_back(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import metaopt.book
+    from metaopt import plotting
+
+    glued = {}
+    monkeypatch.setattr(metaopt.book, "glue_image", lambda key, png: glued.update({key: png}))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label=r"meta-loss $L(\theta_2)$")
+    ax.set_xlabel(r"$\eta$")  # a formula alone needs no words
+    ax.legend()
+    png = plotting.korean_twin(fig, "fig-test", words={r"meta-loss $L(\theta_2)$": r"메타 손실 $L(\theta_2)$"})
+    assert glued == {"fig-test_ko": png} and png[:4] == b"\x89PNG"
+    assert ax.get_legend().get_texts()[0].get_text() == r"meta-loss $L(\theta_2)$"  # put back
+    with pytest.raises(KeyError, match="step size"):
+        ax.set_title("step size")
+        plotting.korean_twin(fig, "fig-test", words={r"meta-loss $L(\theta_2)$": "메타 손실"})
+    plt.close(fig)

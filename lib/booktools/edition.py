@@ -21,6 +21,8 @@ them so:
    own: a query word is looked up as it is.
 5. **Glued values in translated messages** (:func:`glue_in_translations`): a translation quotes
    ``{glue:text}`eta:.2f``` like its source does, and finds the page's value.
+6. **The figures' words** (:class:`TranslatedFigures`): each notebook figure glues a twin drawn
+   with Korean words, which the Korean edition shows instead.
 """
 
 from __future__ import annotations
@@ -312,6 +314,60 @@ def glue_in_translations() -> None:
         module.retrieve_glue_data = retrieve_glue_data
 
 
+# 6. The figures' words ---------------------------------------------------------------------------
+
+#: The glue key of a figure's twin in a translated edition: ``fig-inner-loop_ko``.
+def twin_key(figure: str, language: str) -> str:
+    return f"{figure}_{language}"
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+class TranslatedFigures(SphinxTransform):
+    """In a translated edition, each notebook figure drawn with the edition's words.
+
+    A figure cell glues its figure drawn again with Korean words (``metaopt.plotting.korean_twin``,
+    key ``<figure name>_ko``, not shown in the English edition); here its picture takes the
+    English one's place, at the same displayed size rule (a PNG of twice its pixels). A figure
+    without a twin keeps the English picture (tests/test_i18n.py finds none).
+    """
+
+    default_priority = 21  # with the alt texts: after Locale, before the images are collected
+
+    def apply(self, **kwargs) -> None:
+        import base64
+        import hashlib
+
+        language = self.config.language or SOURCE_LANGUAGE
+        renderer = self.env.temp_data.get("booktools_nb_renderer")
+        if language == SOURCE_LANGUAGE or renderer is None:
+            return
+        glue = renderer.renderer.nb_client.glue_data
+        folder = Path(self.env.mystnb_config.output_folder)
+        for figure in self.document.findall(nodes.figure):
+            names = figure.get("names") or []
+            record = glue.get(twin_key(names[0], language)) if names else None
+            image = next(iter(figure.findall(nodes.image)), None)
+            if record is None or image is None or "image/png" not in record.get("data", {}):
+                continue
+            png = base64.b64decode(record["data"]["image/png"])
+            path = folder / f"{hashlib.sha256(png).hexdigest()}.png"
+            if not path.is_file():
+                folder.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(png)
+            # "/..." is relative to the sources' folder; Sphinx's image collector resolves it next
+            uri = "/" + path.resolve().relative_to(Path(self.env.srcdir).resolve()).as_posix()
+            width, height = _png_size(png)
+            image["uri"] = image["original_uri"] = uri
+            image.attributes.pop("candidates", None)
+            image["width"], image["height"] = str(width // 2), str(height // 2)
+            image["translated"] = True
+
+
 def notebook_outputs_beside_doctrees(app) -> None:
     """``builder-inited``, after myst-nb: its folder of notebook outputs beside the doctrees.
 
@@ -335,6 +391,7 @@ def setup(app):
     app.connect("doctree-resolved", extract_alt_texts)
     app.add_transform(TranslateAltTexts)
     app.add_transform(TranslateTocCaptions)
+    app.add_transform(TranslatedFigures)
     app.connect("config-inited", add_switch_template)
     app.connect("html-page-context", language_switch)
     app.add_search_language(SearchKorean)

@@ -39,6 +39,12 @@ def _glue(name, value):
     glue(name, value, display=False)
 
 
+def glue_image(name: str, png: bytes) -> None:
+    """Glue a PNG of twice its pixels ("retina") under ``name``, not shown where it is made."""
+    Image = _book_extra("IPython.display").Image
+    _glue(name, Image(data=png, format="png", retina=True))
+
+
 def glue_number(name: str, value, digits: int = 12) -> float:
     """Glue a number for the prose (``{glue:text}`name:.2f```) as a plain rounded float; return it."""
     value = float(num(value, digits))

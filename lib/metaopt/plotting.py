@@ -12,6 +12,10 @@ try:  # the figures need matplotlib; metaopt itself needs only numpy and sympy
 except ImportError as err:
     raise ImportError('metaopt.plotting needs matplotlib: pip install "metaopt[book]"') from err
 
+import json
+import os
+import re
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,6 +42,8 @@ __all__ = [
     "plot_page_weights",
     # Part III
     "plot_loss_bands",
+    # the Korean edition's figures
+    "korean_twin",
 ]
 
 #: One color per role, used in every chapter.
@@ -99,6 +105,83 @@ def _retina_figures() -> None:
         return
     if get_ipython() is not None:
         set_matplotlib_formats("retina")
+
+
+#: The font of a text with Korean words (Debian's fonts-noto-cjk, which has Latin letters too),
+#: then the book's text font for any glyph it lacks. First, because the text around a formula
+#: (``메타 손실 $L$``) is drawn in the first font alone; the formula keeps the book's math font.
+KOREAN_FONT = ["Noto Sans CJK KR", "DejaVu Sans"]
+#: A figure text that needs a translation: an English word outside its formulas.
+_MATH = re.compile(r"\$[^$]*\$")
+_WORD = re.compile(r"\b[a-z]{3,}\b")
+
+
+def _needs_words(text: str) -> bool:
+    return bool(_WORD.search(_MATH.sub(" ", text)))
+
+
+def _korean_font_found() -> bool:
+    from matplotlib import font_manager
+
+    for attempt in range(2):
+        try:
+            font_manager.findfont(KOREAN_FONT[0], fallback_to_default=False)
+            return True
+        except ValueError:
+            if attempt == 0:  # fonts installed after matplotlib made its font list: read them again
+                font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+    return False
+
+
+def korean_twin(fig, name: str, words: dict | None = None):
+    """Glue ``fig`` drawn with Korean words as ``<name>_ko`` (not shown), for the Korean edition.
+
+    Every text of the figure (titles, axis labels, legends, notes) that has an English word is
+    replaced by its entry in ``words`` (:data:`metaopt.figure_words.KOREAN`) while the figure is
+    saved, at twice its pixels like the book's figures, then put back: the English figure is
+    what the cell shows. A text with an English word and no entry raises a KeyError naming it.
+    The Korean edition's build shows the glued picture in the place of the English one
+    (``booktools.edition``). Returns the PNG's bytes. With the environment variable
+    ``METAOPT_COLLECT_FIGURE_WORDS`` set to a file, the missing texts are appended to it (one
+    JSON line each) instead, so that ``make execute`` lists every figure's at once.
+    """
+    import io
+    import warnings
+
+    from matplotlib.text import Text
+
+    from metaopt.book import glue_image
+    from metaopt.figure_words import KOREAN
+
+    words = KOREAN if words is None else words
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    missing = sorted({t.get_text() for t in texts if _needs_words(t.get_text()) and t.get_text() not in words})
+    collect = os.environ.get("METAOPT_COLLECT_FIGURE_WORDS")
+    if missing and collect:  # a maintainer's aid: list every figure's missing words in one run
+        with open(collect, "a", encoding="utf-8") as listing:
+            listing.writelines(json.dumps({"figure": name, "text": text}, ensure_ascii=False) + "\n"
+                               for text in missing)
+    elif missing:
+        raise KeyError(f"figure {name}: no Korean for {missing}; add them to metaopt.figure_words.KOREAN")
+    if not _korean_font_found():
+        warnings.warn(f"figure {name}: no Korean font ({KOREAN_FONT[0]}, Debian's fonts-noto-cjk): "
+                      "its Korean twin shows empty boxes", stacklevel=2)
+    saved = [(t, t.get_text(), t.get_fontproperties().copy()) for t in texts if t.get_text() in words]
+    buffer = io.BytesIO()
+    try:
+        for text, english, _font in saved:
+            text.set_text(words[english])
+            text.set_fontfamily(KOREAN_FONT)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing glyph is warned about once, above
+            fig.savefig(buffer, format="png", dpi=2 * fig.dpi, bbox_inches="tight")
+    finally:
+        for text, english, font in saved:
+            text.set_text(english)
+            text.set_fontproperties(font)
+    png = buffer.getvalue()
+    glue_image(f"{name}_ko", png)
+    return png
 
 
 def plot_inner_loop(traj, theta_star, ax=None):
