@@ -7,6 +7,8 @@ The terms are the Korean edition's (its glossary, ``locales/ko/LC_MESSAGES/gloss
 Names of code, packages and pages stay as they are.
 """
 
+__all__ = ["KOREAN"]
+
 #: English figure text -> Korean.
 KOREAN: dict[str, str] = {
     # chapter 2
