@@ -190,6 +190,11 @@ INSPECT = """() => {
       .map((p) => p.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 80)),
     run_box: Array.from(document.querySelectorAll('.run-this-chapter')).map(text),
     run_links: Array.from(document.querySelectorAll('.run-this-chapter a[href]')).map((a) => a.href),
+    // Every label, tooltip and placeholder, once the page's scripts have run; not a citation's
+    // tooltip (the entry it cites, in the language of the work).
+    labels: Array.from(document.querySelectorAll('[aria-label], [title], [placeholder]'))
+      .filter((e) => !e.matches('a.reference.internal[href*="references.html#"]'))
+      .flatMap((e) => ['aria-label', 'title', 'placeholder'].map((k) => e.getAttribute(k)).filter(Boolean)),
   };
 }"""
 
@@ -590,6 +595,22 @@ def test_every_page_switches_to_the_same_page_in_the_other_edition(crawl, server
             target = edition.edition_prefix(link["hreflang"]) + rest
             assert link["href"] == server.url + target, f"{page}: switch to {link['href']}, not {target}"
             assert target in crawl, f"{page}: the switch points at {target}, which is not a page of the site"
+
+
+def test_korean_pages_label_everything_in_korean(crawl):
+    """The labels a screen reader reads and the tooltips, as the browser has them once every script
+    has run (sphinx-togglebutton labels its buttons then; booktools.edition translates them)."""
+    from test_i18n import ALLOWED
+
+    korean = {page: r for page, r in crawl.items() if edition_of(page)[0] == "ko"}
+    assert korean, "no Korean page was crawled"
+    problems = {page: [label for label in r["labels"] if re.search(r"[A-Za-z]{3,}", ALLOWED.sub("", label))]
+                for page, r in korean.items()}
+    assert not any(problems.values()), report({p: v for p, v in problems.items() if v})
+    interface = i18n.translations()
+    shown = {label for r in korean.values() for label in r["labels"]}
+    for english in edition.SCRIPT_LABELS.values():
+        assert interface[english] in shown, f"the translation of {english!r} is on no Korean page"
 
 
 def test_the_switch_is_clicked_both_ways(context, server):

@@ -53,11 +53,7 @@ PAGES = {**ENGLISH_PAGES, **{f"{edition.edition_prefix(language)}{rel}": kind fo
 
 @functools.lru_cache(maxsize=None)
 def _interface(language: str) -> dict:
-    from babel.messages.pofile import read_po
-
-    path = ROOT / i18n.LOCALES / language / "LC_MESSAGES" / f"{i18n.INTERFACE_CATALOG}.po"
-    with path.open("rb") as handle:
-        return {m.id: m.string for m in read_po(handle) if m.id and m.string}
+    return i18n.translations(language=language)
 
 
 def say(language: str, english: str, **values) -> str:

@@ -23,6 +23,12 @@ them so:
    ``{glue:text}`eta:.2f``` like its source does, and finds the page's value.
 6. **The figures' words** (:class:`TranslatedFigures`): each notebook figure glues a twin drawn
    with Korean words, which the Korean edition shows instead.
+7. **Labels the theme's parts write in English.** The templates that hard-code English are
+   overridden in ``templates/`` (the author line, the sidebar toggles, the print-only table of
+   contents in ``layout.html``); myst-nb writes the label of a hidden code cell's toggle in its
+   HTML translator (:func:`translatable_hidden_cells` translates it); sphinx-togglebutton writes
+   its buttons' label from its script at run time, and :func:`translate_script_labels` gives
+   translated editions a script that replaces it.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ import re
 from os import path
 from pathlib import Path
 
+import json
+from html import escape as html_escape
+
 from docutils import nodes
+from sphinx.locale import _
 from sphinx.locale import init as init_locale
 from sphinx.search import SearchLanguage
 from sphinx.search.en import SearchEnglish
@@ -385,6 +395,52 @@ def notebook_outputs_beside_doctrees(app) -> None:
         app.env.mystnb_config = config.copy(output_folder=str(folder))
 
 
+# 7. Labels the theme's scripts write in English ------------------------------------------------
+
+#: Labels a script of the theme's extensions sets in English, with the elements that carry them:
+#: sphinx-togglebutton's button on each dropdown (its togglebutton.js, at DOMContentLoaded).
+SCRIPT_LABELS = {"button.toggle-button": "Toggle hidden content"}
+
+#: Runs after every DOMContentLoaded handler (a task queued from one runs after them all), so
+#: after togglebutton.js has added its buttons wherever its script tag stands.
+RELABEL = """document.addEventListener("DOMContentLoaded", () => setTimeout(() => {
+  for (const [selector, english, label] of %s) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (el.getAttribute("aria-label") === english) el.setAttribute("aria-label", label);
+    }
+  }
+}, 0));"""
+
+
+def translatable_hidden_cells(app) -> None:
+    """Register myst-nb's hidden code cell with its toggle's label translatable (myst-nb writes
+    ``<summary aria-label="Toggle hidden content">`` whatever the language)."""
+    app.setup_extension("myst_nb")
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    english = 'aria-label="Toggle hidden content"'
+
+    def visit(self, node):
+        start = len(self.body)
+        visit_HideCellInput(self, node)
+        label = f'aria-label="{html_escape(str(_("Toggle hidden content")))}"'
+        self.body[start:] = [part.replace(english, label) for part in self.body[start:]]
+
+    app.add_node(HideCodeCellNode, override=True, html=(visit, depart_HideCellInput))
+
+
+def translated_script_labels() -> list[list[str]]:
+    """``[selector, English label, translated label]`` for every entry of :data:`SCRIPT_LABELS`."""
+    labels = {"Toggle hidden content": _("Toggle hidden content")}  # each a literal, for the catalog
+    return [[selector, english, str(labels[english])] for selector, english in SCRIPT_LABELS.items()]
+
+
+def translate_script_labels(app) -> None:
+    """``builder-inited``: in a translated edition, the script that translates :data:`SCRIPT_LABELS`."""
+    if (app.config.language or SOURCE_LANGUAGE) != SOURCE_LANGUAGE:
+        app.add_js_file(None, body=RELABEL % json.dumps(translated_script_labels(), ensure_ascii=False))
+
+
 def setup(app):
     glue_in_translations()
     app.connect("builder-inited", notebook_outputs_beside_doctrees, priority=900)
@@ -394,6 +450,8 @@ def setup(app):
     app.add_transform(TranslatedFigures)
     app.connect("config-inited", add_switch_template)
     app.connect("html-page-context", language_switch)
+    app.connect("builder-inited", translate_script_labels)
+    translatable_hidden_cells(app)
     app.add_search_language(SearchKorean)
     translatable_exercises(app)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

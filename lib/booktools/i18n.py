@@ -221,6 +221,12 @@ def _messages(path: Path):
         return read_po(handle)
 
 
+def translations(page: str = INTERFACE_CATALOG, language: str = "ko", root: Path = ROOT) -> dict[str, str]:
+    """Every translated message of one catalog (a page's, or the interface's), English to translation."""
+    path = root / LOCALES / language / "LC_MESSAGES" / f"{page}.po"
+    return {m.id: m.string for m in _messages(path) if m.id and m.string}
+
+
 def status(language: str = "ko", root: Path = ROOT, templates: Path | None = None) -> list[CatalogStatus]:
     """Compare every page's template with its catalog (extracting the templates unless given)."""
     _check_language(language)
