@@ -23,10 +23,25 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 
 
-def test_make_pdf_prints_the_whole_book(tmp_path):
-    """What `make pdf` does, into a temporary folder: single-page build, then print."""
+def print_and_check(single: Path, out: Path) -> None:
+    """The single page holds every chapter and the appendix with every reference resolved; printed
+    by ``python -m booktools.pdf`` (which refuses raw TeX, MathJax errors, broken images and requests
+    to other hosts), it makes a PDF of at least three pages a chapter."""
     from booktools.pdf import pdf_pages
 
+    text = (single / "intro.html").read_text(encoding="utf-8")
+    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+    for name in [f"chapters/{c}" for c in chapters] + ["appendix/performance"]:
+        assert f'id="document-{name}"' in text, f"{name} missing from the single page"
+    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
+    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert pdf_pages(out) >= 3 * len(chapters)
+
+
+def test_make_pdf_prints_the_whole_book(tmp_path):
+    """What `make pdf` does, into a temporary folder: single-page build, then print."""
     require_browser()
     if (BUILD / ".doctrees" / "environment.pickle").is_file():
         # the read pages, and what they glue (a page may quote another page's glued values)
@@ -40,25 +55,13 @@ def test_make_pdf_prints_the_whole_book(tmp_path):
     )
     assert build.returncode == 0, "singlehtml build failed:\n" + (build.stdout + build.stderr)[-3000:]
     single = tmp_path / "_build" / "singlehtml"
-    text = (single / "intro.html").read_text(encoding="utf-8")
-    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
-    for name in chapters:
-        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
-    assert 'id="document-appendix/performance"' in text, "the appendix is missing from the single page"
-    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
-    out = tmp_path / "book.pdf"
-    # It refuses to print raw TeX, MathJax errors, broken images or requests to other hosts.
-    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
-                             capture_output=True, text=True, cwd=ROOT)
-    assert printed.returncode == 0, printed.stdout + printed.stderr
-    assert pdf_pages(out) >= 3 * len(chapters)
+    print_and_check(single, tmp_path / "book.pdf")
 
 
 def test_make_pdf_prints_the_korean_edition(tmp_path):
     """The Korean edition's PDF (``make pdf`` prints it after the English one), into a temporary
     folder, from a copy of the strict build's Korean doctrees."""
     from booktools import i18n
-    from booktools.pdf import pdf_pages
 
     require_browser()
     doctrees = BUILD / "ko" / ".doctrees"
@@ -66,14 +69,5 @@ def test_make_pdf_prints_the_korean_edition(tmp_path):
         shutil.copytree(doctrees, tmp_path / ".doctrees")
         shutil.copytree(BUILD / "ko" / "jupyter_execute", tmp_path / "jupyter_execute")
     single = i18n.build_single_page("ko", output=tmp_path / "singlehtml", doctrees=tmp_path / ".doctrees")
-    text = (single / "intro.html").read_text(encoding="utf-8")
-    assert '<html lang="ko"' in text
-    chapters = sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
-    for name in chapters:
-        assert f'id="document-chapters/{name}"' in text, f"chapter {name} missing from the single page"
-    assert "??" not in re.sub(r"<[^>]+>", "", text), "an unresolved reference on the single page"
-    out = tmp_path / "book-ko.pdf"
-    printed = subprocess.run([sys.executable, "-m", "booktools.pdf", str(single), str(out)],
-                             capture_output=True, text=True, cwd=ROOT)
-    assert printed.returncode == 0, printed.stdout + printed.stderr
-    assert pdf_pages(out) >= 3 * len(chapters)
+    assert '<html lang="ko"' in (single / "intro.html").read_text(encoding="utf-8")
+    print_and_check(single, tmp_path / "book-ko.pdf")
