@@ -35,6 +35,8 @@ NEW_PAGE_PER_CHAPTER = """() => document.querySelectorAll('span[id^="document-"]
   const start = span.nextElementSibling;
   if (start) start.style.breakBefore = 'page';
 })"""
+#: How long the single page may take to load (milliseconds).
+LOAD_TIMEOUT_MS = 300_000
 FOOTER = ('<div style="font-size:8px; width:100%; text-align:center; color:#555;">'
           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 
@@ -67,7 +69,9 @@ def print_book(site: Path, out: Path) -> int:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("pageerror", lambda err: errors.append(str(err)))
         block_other_hosts(page, server, blocked)
-        page.goto(server.url + page_file.name, wait_until="load")
+        # The whole book on one page, every figure with it: on 2 busy cores its load took more than
+        # Playwright's default 30 s (make test, beside the browser crawl).
+        page.goto(server.url + page_file.name, wait_until="load", timeout=LOAD_TIMEOUT_MS)
         page.evaluate(WAIT_FOR_MATH)
         raw, math_errors, broken = page.evaluate(RAW_TEX), page.evaluate(MATH_ERRORS), page.evaluate(BROKEN_IMAGES)
         problems = ([f"request to another host: {u}" for u in blocked] + [f"script error: {e}" for e in errors]
