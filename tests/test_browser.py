@@ -434,14 +434,16 @@ SETTLED = """async () => {
 
 
 def narrow_layout(page) -> dict:
-    """The loaded page's layout on a 400 px wide screen: the window narrowed to it. The same as
-    loading the page at that width: the theme lays pages out with CSS media queries, MathJax 3
-    does not break lines by width, and the plots redraw on a resize (``SETTLED``). The solutions
-    the 1280 px inspection opened stay open, so they are checked at 400 px too."""
+    """The loaded page's layout on a 400 px wide screen: the window narrowed to it, in place of
+    loading the page again at that width (the theme lays pages out with CSS media queries, MathJax 3
+    breaks no lines by width, and the plots redraw on a resize: ``SETTLED``). The solutions the
+    1280 px inspection opened stay open, so they are checked at 400 px too."""
     page.set_viewport_size(NARROW)
     page.evaluate(SETTLED)
     return page.evaluate(LAYOUT)
 
+
+# --- fixtures -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def site():
@@ -607,7 +609,7 @@ def test_korean_pages_label_everything_in_korean(crawl):
     assert not any(problems.values()), report({p: v for p, v in problems.items() if v})
     interface = i18n.translations()
     shown = {label for r in korean.values() for label in r["labels"]}
-    for english in edition.SCRIPT_LABELS.values():
+    for _, english, _ in edition.script_labels():
         assert interface[english] in shown, f"the translation of {english!r} is on no Korean page"
 
 

@@ -36,7 +36,7 @@ from metaopt import meta_loss
 from metaopt import meta_step, meta_train, symbolic, unroll
 from metaopt.validate import DivergenceError
 from booktools import edition, i18n
-from test_browser import ensure_site, require_browser
+from test_browser import SETTLED, ensure_site, require_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 MATH_JS = ROOT / "lib" / "booktools" / "static" / "explorable_math.js"
@@ -612,14 +612,8 @@ def narrow_problems(page) -> list[str]:
 def settle(page) -> None:
     """After a change of the window's width, wait (up to 5 s) until plotly has redrawn every plot
     within its box, as it does on a window's resize (``responsive``); the check then says what is
-    still too wide."""
-    try:
-        page.wait_for_function("""() => Array.from(document.querySelectorAll('div.explorable .ex-plot')).every(
-          (box) => { const svg = box.querySelector('.main-svg');
-                     return svg && svg.getBoundingClientRect().width <= box.getBoundingClientRect().width + 0.5; })""",
-                               timeout=5_000)
-    except Exception:  # noqa: BLE001 - narrow_problems reports what does not fit
-        pass
+    still too wide. The browser crawl waits the same way (tests/test_browser.py)."""
+    page.evaluate(SETTLED)
 
 
 @pytest.mark.parametrize("rel", PAGES)

@@ -33,13 +33,12 @@ them so:
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+from html import escape as html_escape
 from os import path
 from pathlib import Path
-
-import json
-from html import escape as html_escape
 
 from docutils import nodes
 from sphinx.locale import _
@@ -397,10 +396,6 @@ def notebook_outputs_beside_doctrees(app) -> None:
 
 # 7. Labels the theme's scripts write in English ------------------------------------------------
 
-#: Labels a script of the theme's extensions sets in English, with the elements that carry them:
-#: sphinx-togglebutton's button on each dropdown (its togglebutton.js, at DOMContentLoaded).
-SCRIPT_LABELS = {"button.toggle-button": "Toggle hidden content"}
-
 #: Runs after every DOMContentLoaded handler (a task queued from one runs after them all), so
 #: after togglebutton.js has added its buttons wherever its script tag stands.
 RELABEL = """document.addEventListener("DOMContentLoaded", () => setTimeout(() => {
@@ -429,16 +424,18 @@ def translatable_hidden_cells(app) -> None:
     app.add_node(HideCodeCellNode, override=True, html=(visit, depart_HideCellInput))
 
 
-def translated_script_labels() -> list[list[str]]:
-    """``[selector, English label, translated label]`` for every entry of :data:`SCRIPT_LABELS`."""
-    labels = {"Toggle hidden content": _("Toggle hidden content")}  # each a literal, for the catalog
-    return [[selector, english, str(labels[english])] for selector, english in SCRIPT_LABELS.items()]
+def script_labels() -> list[list[str]]:
+    """``[selector, English label, translated label]`` of each label a script of the theme's
+    extensions sets in English: sphinx-togglebutton's button on each dropdown (its
+    togglebutton.js, at DOMContentLoaded). Each ``_()`` is a literal, so the interface catalog's
+    check finds it (:func:`booktools.i18n.code_strings`)."""
+    return [["button.toggle-button", "Toggle hidden content", str(_("Toggle hidden content"))]]
 
 
 def translate_script_labels(app) -> None:
-    """``builder-inited``: in a translated edition, the script that translates :data:`SCRIPT_LABELS`."""
+    """``builder-inited``: in a translated edition, the script that translates :func:`script_labels`."""
     if (app.config.language or SOURCE_LANGUAGE) != SOURCE_LANGUAGE:
-        app.add_js_file(None, body=RELABEL % json.dumps(translated_script_labels(), ensure_ascii=False))
+        app.add_js_file(None, body=RELABEL % json.dumps(script_labels(), ensure_ascii=False))
 
 
 def setup(app):
