@@ -616,8 +616,8 @@ def test_korean_pages_label_everything_in_korean(crawl):
 def test_the_switch_is_clicked_both_ways(context, server):
     """A click on the switch goes to the same page in the other edition and back. On the lightest
     page, and without waiting for its images and scripts (the click needs only the document; on a
-    chapter with explorables its three full loads took 30 s under make test): every page's switch target is checked
-    in the crawl (test_every_page_switches_to_the_same_page_in_the_other_edition)."""
+    chapter with explorables its three full loads took 30 s under make test): every page's switch
+    target is checked in the crawl (test_every_page_switches_to_the_same_page_in_the_other_edition)."""
     page = context.new_page()
     blocked = []
     block_other_hosts(page, server, blocked)
